@@ -1,0 +1,43 @@
+# ecgbeat — two commands do all the set-up on a fresh machine:
+#   make demo   install, build beats from MIT-BIH, train the default LSTM, evaluate, write plots
+#   make test   install, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# the shared copy of MIT-BIH when it exists (this workplace); else $ECGBEAT_MITDB / download
+SHARED_MITDB := $(abspath ../shared/data/mitdb)
+ifneq ($(wildcard $(SHARED_MITDB)/100.hea),)
+export ECGBEAT_MITDB ?= $(SHARED_MITDB)
+endif
+
+.PHONY: install demo test bench bench-accuracy bench-detection lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,onnx,detectors,edf]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/ecgbeat demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench-accuracy: $(STAMP)
+	$(PY) benchmarks/accuracy.py
+
+bench-detection: $(STAMP)
+	$(PY) benchmarks/detection.py
+
+bench: bench-accuracy bench-detection
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

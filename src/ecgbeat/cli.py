@@ -1,0 +1,227 @@
+"""``ecgbeat`` command line: each subcommand parses arguments and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import EcgbeatError
+
+EPILOG = "MIT-BIH location: --mitdb PATH, else $ECGBEAT_MITDB, else ~/.cache/ecgbeat/mitdb (downloaded)."
+
+
+def _data_args(p: argparse.ArgumentParser, csv: bool = True) -> None:
+    p.add_argument("--mitdb", help="folder with the MIT-BIH records (default: $ECGBEAT_MITDB)")
+    p.add_argument("--split", choices=("intra", "inter"), default="intra",
+                   help="intra: stratified 80/20 of all beats (Kaggle protocol); "
+                        "inter: DS1 -> DS2 records (de Chazal 2004)")
+    p.add_argument("--seed", type=int, default=0, help="fixes split, initialisation and order")
+    p.add_argument("--records", help="comma-separated MIT-BIH record names (default: all 48)")
+    if csv:
+        p.add_argument("--train-csv", help="Kaggle-format training CSV instead of MIT-BIH")
+        p.add_argument("--test-csv", help="Kaggle-format test CSV instead of MIT-BIH")
+
+
+def _spec(args):
+    from .labels import MITDB_RECORDS
+    from .pipeline import DataSpec
+
+    records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
+    return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
+                    train_csv=getattr(args, "train_csv", None), test_csv=getattr(args, "test_csv", None))
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from .training import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--model", default="lstm", help="registered model name (see `ecgbeat models`)")
+    p.add_argument("--model-args", default="{}", help='JSON of model hyper-parameters, e.g. \'{"hidden_size": 128}\'')
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default=d.class_weight)
+    p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"), default=d.schedule)
+    p.add_argument("--augment", action="store_true", help="amplitude, baseline wander, noise, shifts")
+    p.add_argument("--patience", type=int, default=d.patience, help="early stopping epochs (0: off)")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+
+
+def _config(args):
+    from .training import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       class_weight=args.class_weight, schedule=args.schedule, augment=args.augment,
+                       patience=args.patience, seed=args.seed, device=args.device)
+
+
+def _model_args(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EcgbeatError(f"--model-args is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise EcgbeatError("--model-args must be a JSON object")
+    return value
+
+
+def cmd_prepare(args) -> None:
+    from .pipeline import prepare
+
+    result = prepare(_spec(args), args.out, write_csv=not args.no_csv)
+    print(json.dumps(result["paths"], indent=2))
+    print("beats per class:", json.dumps(result["info"]["counts"]))
+
+
+def cmd_train(args) -> None:
+    from .pipeline import load_split, train_model
+
+    split = load_split(_spec(args), progress=True)
+    path, meta = train_model(split, args.out, model_name=args.model, model_args=_model_args(args.model_args),
+                             config=_config(args), resume=args.resume)
+    print(f"checkpoint: {path}  (best epoch {meta['best_epoch']}, validation macro-F1 "
+          f"{meta['val_macro_f1']:.4f}, {meta['train_seconds']:.0f} s)")
+
+
+def cmd_evaluate(args) -> None:
+    from .checkpoint import read_checkpoint_meta
+    from .pipeline import evaluate, load_split
+
+    meta = read_checkpoint_meta(args.checkpoint)
+    args.split = args.split or meta.get("split", "intra")
+    if args.split not in ("intra", "inter"):
+        args.split = "intra"
+    args.seed = meta.get("seed", 0) if args.seed is None else args.seed
+    metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
+    _print_metrics(metrics)
+    print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
+
+
+def _print_metrics(m: dict) -> None:
+    print(f"accuracy {m['accuracy']:.4f} (majority class {m['majority_baseline_accuracy']:.4f})  "
+          f"macro-F1 {m['macro_f1']:.4f}  n={m['n']}")
+    for c, v in m["per_class"].items():
+        print(f"  {c}: sensitivity {v['sensitivity']:.3f}  precision {v['precision']:.3f}  "
+              f"F1 {v['f1']:.3f}  support {v['support']}")
+    if "ec57" in m:
+        e = m["ec57"]
+        print("  EC57 (Q excluded): accuracy {:.4f}  ".format(e["accuracy"]) + "  ".join(
+            f"{c} Se {e[c]['sensitivity']:.3f} +P {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F") if c in e))
+
+
+def cmd_predict(args) -> None:
+    from .predict import predict_csv
+
+    summary = predict_csv(args.checkpoint, args.csv, args.out, min_confidence=args.min_confidence)
+    print(json.dumps(summary, indent=2))
+
+
+def cmd_plot(args) -> None:
+    from .checkpoint import read_checkpoint_meta
+    from .pipeline import load_split, make_plots
+    from pathlib import Path
+
+    meta = read_checkpoint_meta(Path(args.run) / "model.json")
+    args.split, args.seed = meta.get("split", "intra"), meta.get("seed", 0)
+    if args.split not in ("intra", "inter"):
+        raise EcgbeatError(f"{args.run}: plots need a run trained on MIT-BIH (intra or inter split)")
+    for path in make_plots(args.run, load_split(_spec(args)), mitdb=args.mitdb):
+        print(path)
+
+
+def cmd_demo(args) -> None:
+    from .labels import MITDB_RECORDS
+    from .pipeline import run_demo
+    from .training import TrainConfig
+
+    records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
+    config = TrainConfig(epochs=args.epochs, seed=args.seed, device=args.device)
+    s = run_demo(mitdb=args.mitdb, runs_dir=args.runs_dir, split=args.split, seed=args.seed,
+                 model_name=args.model, config=config, records=records)
+    print(f"\nDone in {s['total_seconds']:.0f} s. Results in {s['run_dir']}/")
+    print(f"  model        {s['checkpoint']}")
+    print(f"  metrics      {s['metrics']}  (accuracy {s['accuracy']:.4f}, macro-F1 {s['macro_f1']:.4f}, "
+          f"majority-class baseline {s['majority_baseline_accuracy']:.4f})")
+    print(f"  report       {s['report']}")
+    print(f"  data         {s['train_csv']}, {s['test_csv']}")
+    for f in s["figures"]:
+        print(f"  figure       {f}")
+
+
+def cmd_models(args) -> None:
+    from .models import list_models
+
+    print("\n".join(list_models()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecgbeat", description="ECG heartbeat classification "
+                                     "(research software, not a medical device).", epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="build beats from MIT-BIH, write Kaggle-format CSVs", epilog=EPILOG)
+    _data_args(p, csv=False)
+    p.add_argument("--out", default="data", help="output folder (default: data)")
+    p.add_argument("--no-csv", action="store_true", help="only build the cache, no CSV files")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train a model", epilog=EPILOG)
+    _data_args(p)
+    _train_args(p)
+    p.add_argument("--out", default="runs/train", help="folder for model.json/.safetensors, history.json")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-set metrics of a checkpoint", epilog=EPILOG)
+    p.add_argument("checkpoint", help="model.json (or .safetensors) of a trained model")
+    _data_args(p)
+    p.set_defaults(split=None, seed=None)
+    p.add_argument("--out", default=".", help="folder for metrics.json, report.md, predictions.csv")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify beats of a Kaggle-format CSV")
+    p.add_argument("checkpoint")
+    p.add_argument("csv", help="Kaggle-format CSV, with or without the label column")
+    p.add_argument("--out", default="predictions.csv")
+    p.add_argument("--min-confidence", type=float, default=0.0,
+                   help="label beats below this top probability 'uncertain' (abstain)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("plot", help="(re)draw the figures of a run folder", epilog=EPILOG)
+    p.add_argument("run", help="run folder with model.json, history.json, metrics.json")
+    p.add_argument("--mitdb")
+    p.add_argument("--records")
+    p.set_defaults(func=cmd_plot, train_csv=None, test_csv=None)
+
+    p = sub.add_parser("demo", help="prepare -> train -> evaluate -> plot into runs/<timestamp>/", epilog=EPILOG)
+    _data_args(p, csv=False)
+    p.add_argument("--model", default="lstm")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("models", help="list registered models")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except EcgbeatError as exc:
+        print(f"ecgbeat: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"ecgbeat: error: {exc.filename}: file not found", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ecgbeat: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Beat sets from MIT-BIH records, their cache, and the intra- / inter-patient splits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .dsp.beats import BeatParams, rr_features, segment_beats
+from .errors import EcgbeatError
+from .io.atomic import atomic_path
+from .io.mitdb import Record, read_record, resolve_mitdb
+from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
+from .types import BeatSet, Split
+
+CACHE_VERSION = 1
+SPLITS = ("intra", "inter")
+
+
+def beats_from_record(record: Record, params: BeatParams = BeatParams()) -> BeatSet:
+    """Annotated beats of one record, cut like the Kaggle beats (Kachuee et al. 2018).
+
+    The lead is resampled to ``params.fs`` with ``wfdb.processing.resample_singlechan`` (which
+    moves the annotations along), then :func:`ecgbeat.dsp.beats.segment_beats` cuts each
+    annotated beat. Annotations that are not beats are dropped; beat symbols map to the AAMI
+    classes through :data:`ecgbeat.labels.SYMBOL_TO_CLASS`.
+    """
+    import wfdb
+    import wfdb.processing
+
+    is_beat = np.array([s in SYMBOL_TO_CLASS for s in record.ann_symbol], dtype=bool)
+    samples = record.ann_sample[is_beat]
+    symbols = record.ann_symbol[is_beat]
+    signal = np.nan_to_num(record.signal_mV)
+    if record.fs != params.fs:
+        ann = wfdb.Annotation(record_name=record.name, extension="atr", sample=samples,
+                              symbol=list(symbols))
+        signal, moved = wfdb.processing.resample_singlechan(signal, ann, record.fs, params.fs)
+        peaks = np.asarray(moved.sample, dtype=np.int64)
+    else:
+        peaks = samples.copy()
+    keep = (peaks >= 0) & (peaks < len(signal))
+    peaks, samples, symbols = peaks[keep], samples[keep], symbols[keep]
+    X = segment_beats(signal, peaks, params)
+    y = np.array([CLASSES.index(SYMBOL_TO_CLASS[s]) for s in symbols], dtype=np.int64)
+    return BeatSet(
+        X=X, y=y, record=np.full(len(X), record.name, dtype=object), sample=samples,
+        rr_s=rr_features(samples, record.fs), fs=params.fs, classes=CLASSES,
+    )
+
+
+def concat(sets: list[BeatSet]) -> BeatSet:
+    """One BeatSet from several with the same ``fs`` and classes."""
+    if not sets:
+        raise ValueError("nothing to concatenate")
+    return BeatSet(
+        X=np.concatenate([s.X for s in sets]), y=np.concatenate([s.y for s in sets]),
+        record=np.concatenate([s.record for s in sets]),
+        sample=np.concatenate([s.sample for s in sets]),
+        rr_s=np.concatenate([s.rr_s for s in sets]), fs=sets[0].fs, classes=sets[0].classes,
+    )
+
+
+def build_beats(
+    records: Iterable[str] = MITDB_RECORDS,
+    mitdb: str | os.PathLike | None = None,
+    params: BeatParams = BeatParams(),
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> BeatSet:
+    """Rebuild the Kaggle heartbeat beats from raw MIT-BIH records.
+
+    Lead MLII (the first lead where a record has none), resampled to 125 Hz, 10-s windows scaled
+    to [0, 1], each annotated beat cut from its R peak for 1.2 x the window's median RR,
+    truncated / zero-padded to 187 samples, AAMI classes N, S, V, F, Q. Every beat keeps its
+    record name and R-peak sample index.
+
+    With ``cache_dir``, the result is stored as ``.npz`` under a key made of the record files'
+    contents and ``params``, and reused until either changes.
+    """
+    records = [str(r) for r in records]
+    folder = resolve_mitdb(mitdb)
+    key = _cache_key(folder, records, params) if cache_dir is not None else None
+    if key is not None:
+        cached = _load_cache(Path(cache_dir) / f"beats-{key}.npz")
+        if cached is not None:
+            return cached
+    iterator = records
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(records, desc="building beats", unit="record")
+    beats = concat([beats_from_record(read_record(folder, name), params) for name in iterator])
+    if key is not None:
+        _save_cache(Path(cache_dir) / f"beats-{key}.npz", beats)
+    return beats
+
+
+def _cache_key(folder: Path, records: list[str], params: BeatParams) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([CACHE_VERSION, records, params.to_dict()]).encode())
+    for name in records:
+        for ext in ("hea", "dat", "atr"):
+            path = folder / f"{name}.{ext}"
+            stat = path.stat() if path.exists() else None
+            # size + mtime is enough to notice a changed file without hashing 100 MB each run
+            digest.update(f"{name}.{ext}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _save_cache(path: Path, beats: BeatSet) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, X=beats.X, y=beats.y, record=beats.record.astype(str),
+                     sample=beats.sample, rr_s=beats.rr_s, fs=beats.fs, classes=np.array(beats.classes))
+
+
+def _load_cache(path: Path) -> BeatSet | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return BeatSet(X=z["X"], y=z["y"], record=z["record"].astype(object), sample=z["sample"],
+                           rr_s=z["rr_s"], fs=float(z["fs"]), classes=tuple(str(c) for c in z["classes"]))
+    except Exception:
+        return None  # a damaged cache is rebuilt, not trusted
+
+
+def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fraction: float = 0.1,
+                test_fraction: float = 0.2) -> Split:
+    """Train / validation / test sets.
+
+    ``intra``: stratified random split of all beats, ``test_fraction`` for test (the Kaggle
+    protocol: 80 / 20). ``inter``: de Chazal et al. 2004, DS1 records train, DS2 records test,
+    paced records excluded. In both, validation is a stratified ``val_fraction`` of the training
+    part only, so the test set never takes part in model selection.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if split not in SPLITS:
+        raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    index = np.arange(len(beats))
+    if split == "intra":
+        train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
+                                               stratify=beats.y)
+        info = {"test_fraction": test_fraction}
+    else:
+        train_idx = index[np.isin(beats.record, DS1)]
+        test_idx = index[np.isin(beats.record, DS2)]
+        if len(train_idx) == 0 or len(test_idx) == 0:
+            raise EcgbeatError("inter-patient split needs records of both DS1 and DS2")
+        info = {"train_records": sorted(set(beats.record[train_idx])),
+                "test_records": sorted(set(beats.record[test_idx]))}
+    y_train = beats.y[train_idx]
+    stratify = y_train if np.bincount(y_train).min(initial=2) >= 2 and len(np.unique(y_train)) > 1 else None
+    fit_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, random_state=seed,
+                                        stratify=stratify)
+    info.update({"val_fraction": val_fraction, "n_train": len(fit_idx), "n_val": len(val_idx),
+                 "n_test": len(test_idx)})
+    return Split(train=beats.subset(np.sort(fit_idx)), val=beats.subset(np.sort(val_idx)),
+                 test=beats.subset(np.sort(test_idx)), name=split, seed=seed, info=info)

@@ -1,0 +1,99 @@
+"""Classification metrics: label arrays in, plain dicts out (JSON-ready). No torch, no files."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...],
+                           proba: np.ndarray | None = None) -> dict:
+    """Accuracy, macro-F1, per-class precision / sensitivity / F1 / support, confusion matrix.
+
+    Macro-F1 averages over the classes present in ``y_true`` or ``y_pred``. ``majority_baseline_
+    accuracy`` is what always predicting the most frequent true class scores. With ``proba``
+    (n, n_classes), the expected calibration error (15 equal-width confidence bins) is added.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-D and equal")
+    if len(y_true) == 0:
+        raise ValueError("no beats to evaluate")
+    labels = np.arange(len(classes))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    row = cm.sum(axis=1, keepdims=True)
+    present = (support > 0) | (cm.sum(axis=0) > 0)
+    out = {
+        "n": int(len(y_true)),
+        "classes": list(classes),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1[present].mean()),
+        "majority_baseline_accuracy": float(np.bincount(y_true, minlength=len(classes)).max() / len(y_true)),
+        "per_class": {
+            c: {"precision": float(precision[i]), "sensitivity": float(recall[i]),
+                "f1": float(f1[i]), "support": int(support[i])}
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": cm.tolist(),
+        "confusion_matrix_normalized": np.divide(cm, row, out=np.zeros(cm.shape), where=row > 0).round(6).tolist(),
+    }
+    if proba is not None:
+        out["ece"] = expected_calibration_error(y_true, proba)
+    return out
+
+
+def ec57_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict:
+    """AAMI EC57-style beat classification statistics.
+
+    Sensitivity (Se = TP / (TP + FN)) and positive predictivity (+P = TP / (TP + FP)) for N, S, V
+    and F, and overall accuracy, with Q beats left out of the statistics as is usual for the
+    inter-patient protocol (de Chazal et al. 2004), since MIT-BIH holds almost none outside the
+    paced records.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    keep = np.ones(len(y_true), dtype=bool)
+    if "Q" in classes:
+        keep = y_true != classes.index("Q")
+    t, p = y_true[keep], y_pred[keep]
+    out = {"accuracy": float((t == p).mean()) if len(t) else float("nan"), "n": int(len(t))}
+    for name in ("N", "S", "V", "F"):
+        if name not in classes:
+            continue
+        k = classes.index(name)
+        tp = int(((t == k) & (p == k)).sum())
+        fn = int(((t == k) & (p != k)).sum())
+        fp = int(((t != k) & (p == k)).sum())
+        out[name] = {"sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+                     "ppv": tp / (tp + fp) if tp + fp else float("nan"), "tp": tp, "fn": fn, "fp": fp}
+    return out
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> float:
+    """ECE: confidence-weighted gap between confidence and accuracy (Guo et al. 2017)."""
+    proba = np.asarray(proba, dtype=np.float64)
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(ece)
+
+
+def coverage_curve(y_true: np.ndarray, proba: np.ndarray,
+                   thresholds=(0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)) -> list[dict]:
+    """Accuracy on the beats kept and share kept (coverage) when abstaining below each confidence."""
+    confidence = np.asarray(proba).max(axis=1)
+    correct = np.asarray(proba).argmax(axis=1) == np.asarray(y_true)
+    rows = []
+    for th in thresholds:
+        kept = confidence >= th
+        rows.append({"threshold": float(th), "coverage": float(kept.mean()),
+                     "accuracy": float(correct[kept].mean()) if kept.any() else float("nan")})
+    return rows

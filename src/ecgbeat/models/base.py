@@ -1,0 +1,45 @@
+"""Shared pieces of the model contract."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class BeatClassifier(nn.Module):
+    """Base class: stores the contract arguments and joins features with extra inputs.
+
+    Subclasses implement ``forward_features(x) -> (batch, D)`` and set ``self.head`` to a module
+    mapping ``D + n_features`` to ``n_classes``.
+    """
+
+    def __init__(self, n_classes: int, n_samples: int, in_channels: int, n_features: int):
+        super().__init__()
+        for name, value in (("n_classes", n_classes), ("n_samples", n_samples),
+                            ("in_channels", in_channels)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if int(n_features) < 0:
+            raise ValueError(f"n_features must be >= 0, got {n_features}")
+        self.n_classes, self.n_samples = int(n_classes), int(n_samples)
+        self.in_channels, self.n_features = int(in_channels), int(n_features)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward_head(self, z: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_features:
+            if features is None:
+                raise ValueError(f"{type(self).__name__} needs {self.n_features} extra features")
+            z = torch.cat([z, features], dim=1)
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if x.ndim == 2:  # (batch, n_samples): one channel
+            x = x.unsqueeze(1)
+        return self.forward_head(self.forward_features(x), features)
+
+
+def mlp_head(d_in: int, n_classes: int, hidden: int = 64, dropout: float = 0.1) -> nn.Module:
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, n_classes))

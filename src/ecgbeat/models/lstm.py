@@ -1,0 +1,74 @@
+"""The LSTM heartbeat classifier."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .base import BeatClassifier, mlp_head
+from .registry import register_model
+
+
+@register_model("lstm")
+class LSTMClassifier(BeatClassifier):
+    """LSTM over the beat's samples, pooled over time, then a fully connected head.
+
+    The textbook version (last hidden state of one 64-unit LSTM over the zero-padded beat)
+    never leaves the majority class on MIT-BIH: after ~60 padding zeros the last state has
+    forgotten the QRS. This one reads the beat in both directions and pools the hidden states
+    over time (mean and max), so every part of the beat reaches the head. ``patch_size``
+    consecutive samples are fed per LSTM step (4 by default: 47 steps instead of 187), which
+    makes it about four times cheaper on a CPU and learns as well.
+
+    Parameters
+    ----------
+    n_classes, n_samples, in_channels, n_features : int
+        The registry contract (``n_features``: extra per-beat inputs, e.g. RR intervals, joined
+        before the head).
+    hidden_size : int
+        LSTM units per direction.
+    num_layers : int
+        Stacked LSTM layers.
+    bidirectional : bool
+    dropout : float
+        Between LSTM layers and in the head.
+    patch_size : int
+        Samples per LSTM time step (1 = one sample per step, the classic formulation).
+    pooling : {"meanmax", "last"}
+        "last" is the textbook last-hidden-state readout, kept for comparison.
+    embed_dim : int
+        When > 0, each step's patch first goes through ``Linear(patch, embed_dim)`` + GELU.
+    """
+
+    def __init__(self, n_classes: int = 5, n_samples: int = 187, in_channels: int = 1,
+                 n_features: int = 0, hidden_size: int = 64, num_layers: int = 2,
+                 bidirectional: bool = True, dropout: float = 0.1, patch_size: int = 4,
+                 pooling: str = "meanmax", embed_dim: int = 0):
+        super().__init__(n_classes, n_samples, in_channels, n_features)
+        if patch_size < 1:
+            raise ValueError(f"patch_size must be >= 1, got {patch_size}")
+        if pooling not in ("meanmax", "last"):
+            raise ValueError(f"pooling must be 'meanmax' or 'last', got {pooling!r}")
+        self.patch_size, self.pooling = int(patch_size), pooling
+        step_dim = in_channels * patch_size
+        # optional learned per-step embedding of each patch (a linear map + GELU)
+        self.embed = (nn.Sequential(nn.Linear(step_dim, embed_dim), nn.GELU()) if embed_dim
+                      else nn.Identity())
+        self.lstm = nn.LSTM(embed_dim or step_dim, hidden_size, num_layers=num_layers,
+                            batch_first=True, bidirectional=bidirectional,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        d = hidden_size * (2 if bidirectional else 1) * (2 if pooling == "meanmax" else 1)
+        self.head = mlp_head(d + n_features, n_classes, hidden=64, dropout=dropout)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t = x.shape
+        pad = (-t) % self.patch_size
+        if pad:
+            x = F.pad(x, (0, pad))
+        # (B, C, T) -> (B, T/p, C*p): each step sees p consecutive samples of every channel
+        steps = x.reshape(b, c, -1, self.patch_size).permute(0, 2, 1, 3).reshape(b, -1, c * self.patch_size)
+        out, _ = self.lstm(self.embed(steps))
+        if self.pooling == "last":
+            return out[:, -1]
+        return torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=1)

@@ -1,0 +1,231 @@
+"""The steps a user runs, as functions: prepare, train, evaluate, plot, demo.
+
+The CLI only parses arguments and calls these. Every result folder gets a ``run.json`` with the
+seed, the split and the parameters that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .datasets import build_beats, split_beats
+from .dsp.beats import BeatParams
+from .errors import EcgbeatError
+from .io.atomic import write_json_atomic
+from .io.kaggle import load_kaggle_csv, save_kaggle_csv
+from .io.mitdb import resolve_mitdb
+from .labels import MITDB_RECORDS
+from .models import create_model
+from .training import TrainConfig, train
+from .types import BeatSet, Split
+
+DEFAULT_MODEL = "lstm"
+
+
+def cache_dir() -> Path:
+    """Where built beats are cached: ``$ECGBEAT_CACHE`` or ``~/.cache/ecgbeat/beats``."""
+    base = os.environ.get("ECGBEAT_CACHE")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ecgbeat" / "beats"
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where beats come from: MIT-BIH records (built and split here) or Kaggle CSV files."""
+
+    mitdb: str | None = None
+    records: tuple[str, ...] = MITDB_RECORDS
+    split: str = "intra"
+    seed: int = 0
+    train_csv: str | None = None
+    test_csv: str | None = None
+    val_fraction: float = 0.1
+
+
+def load_split(spec: DataSpec, progress: bool = False) -> Split:
+    """Train / validation / test beats for ``spec`` (the test set is never used for selection)."""
+    if spec.train_csv or spec.test_csv:
+        if not (spec.train_csv and spec.test_csv):
+            raise EcgbeatError("give both --train-csv and --test-csv")
+        train_all = load_kaggle_csv(spec.train_csv)
+        test = load_kaggle_csv(spec.test_csv)
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(len(train_all))
+        fit, val = train_test_split(idx, test_size=spec.val_fraction, random_state=spec.seed,
+                                    stratify=train_all.y)
+        return Split(train=train_all.subset(np.sort(fit)), val=train_all.subset(np.sort(val)),
+                     test=test, name="kaggle-csv", seed=spec.seed,
+                     info={"train_csv": str(spec.train_csv), "test_csv": str(spec.test_csv),
+                           "val_fraction": spec.val_fraction})
+    beats = build_beats(spec.records, mitdb=spec.mitdb, cache_dir=cache_dir(), progress=progress)
+    split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction)
+    split.info["records"] = list(spec.records)
+    return split
+
+
+def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, progress: bool = True) -> dict:
+    """Build beats from MIT-BIH, split them, write Kaggle-format ``mitbih_train.csv`` /
+    ``mitbih_test.csv`` (train = training + validation part) and ``split.json``."""
+    split = load_split(spec, progress=progress)
+    out = Path(out_dir)
+    train_all = _concat([split.train, split.val])
+    paths = {}
+    if write_csv:
+        paths["train_csv"] = str(save_kaggle_csv(train_all, out / "mitbih_train.csv"))
+        paths["test_csv"] = str(save_kaggle_csv(split.test, out / "mitbih_test.csv"))
+    info = {"split": split.name, "seed": split.seed, **split.info,
+            "counts": {"train": train_all.class_counts(), "test": split.test.class_counts()},
+            "mitdb": str(resolve_mitdb(spec.mitdb)), "beat_params": BeatParams().to_dict()}
+    paths["split_json"] = str(write_json_atomic(out / "split.json", info))
+    return {"paths": paths, "info": info}
+
+
+def _concat(sets: list[BeatSet]) -> BeatSet:
+    from .datasets import concat
+
+    return concat(sets)
+
+
+def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
+                model_args: dict | None = None, config: TrainConfig | None = None,
+                resume: bool = False, progress: bool = True) -> tuple[Path, dict]:
+    """Train a registered model on ``split`` and write ``model.safetensors`` + ``model.json`` and
+    ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata."""
+    config = config or TrainConfig(seed=split.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model_args = dict(model_args or {})
+    torch_seed(config.seed)  # initialisation is part of what --seed fixes
+    model = create_model(model_name, n_classes=len(split.train.classes),
+                         n_samples=split.train.n_samples, **model_args)
+    result = train(model, split.train, split.val, config, out_dir=out, resume=resume, progress=progress)
+    meta = {
+        "classes": list(split.train.classes),
+        "preprocessing": {**BeatParams(fs=split.train.fs, n_samples=split.train.n_samples).to_dict(),
+                          "features": "rr" if getattr(model, "n_features", 0) else None,
+                          "lead": "MLII"},
+        "train_config": config.__dict__, "seed": config.seed, "split": split.name,
+        "split_info": split.info, "best_epoch": result.best_epoch,
+        "val_macro_f1": result.best_val_macro_f1, "train_seconds": round(result.train_seconds, 2),
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "environment": environment(),
+    }
+    write_json_atomic(out / "history.json", result.history)
+    path = save_checkpoint(out / "model", result.model, meta)
+    return path, meta
+
+
+def torch_seed(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike) -> dict:
+    """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv."""
+    from .predict import evaluate_checkpoint
+
+    _, meta = load_checkpoint(checkpoint)
+    metrics = evaluate_checkpoint(checkpoint, split.test, out_dir)
+    return metrics
+
+
+def environment() -> dict:
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "git_commit": git_commit()}
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = None,
+               strip_record: str = "208") -> list[str]:
+    """Write the PNG figures of a run folder (needs model.json, history.json, predictions)."""
+    import json
+
+    from . import viz
+    from .io.mitdb import read_record
+    from .labels import SYMBOL_TO_CLASS
+
+    run = Path(run_dir)
+    fig_dir = run / "figures"
+    model, meta = load_checkpoint(run / "model.json")
+    classes = tuple(meta["classes"])
+    from .predict import predict_proba
+
+    test = split.test
+    rng = np.random.default_rng(split.seed)
+    show = test.subset(np.sort(rng.choice(len(test), size=min(4000, len(test)), replace=False)))
+    proba = predict_proba(model, show)
+    metrics = json.loads((run / "metrics.json").read_text())
+    figures = {
+        "beats_per_class.png": viz.plot_beats_per_class(split.train.X, split.train.y, classes, fs=test.fs),
+        "beats_true_labels.png": viz.plot_beats_with_labels(show.X, show.y, classes, fs=test.fs),
+        "beats_predicted.png": viz.plot_predictions(show.X, show.y, proba.argmax(1), classes, fs=test.fs, proba=proba),
+        "confusion_matrix.png": viz.plot_confusion_matrix(np.array(metrics["confusion_matrix"]), classes,
+                                                          title=f"{meta['model']} on the {split.name} test set"),
+        "training_curves.png": viz.plot_training_curves(json.loads((run / "history.json").read_text())),
+    }
+    folder = resolve_mitdb(mitdb)
+    if (folder / f"{strip_record}.hea").is_file():
+        rec = read_record(folder, strip_record)
+        beat = np.array([s in SYMBOL_TO_CLASS for s in rec.ann_symbol])
+        labels = [SYMBOL_TO_CLASS[s] for s in rec.ann_symbol[beat]]
+        figures["record_strip.png"] = viz.plot_record_strip(
+            rec.signal_mV, rec.fs, rec.ann_sample[beat], labels, start_s=0.0, duration_s=10.0,
+            title=f"MIT-BIH record {strip_record}, lead {rec.lead}: reference beat classes")
+    written = []
+    for name, fig in figures.items():
+        viz.save_figure(fig, fig_dir / name)
+        written.append(str(fig_dir / name))
+    return written
+
+
+def run_demo(mitdb: str | None = None, runs_dir: str | os.PathLike = "runs", split: str = "intra",
+             seed: int = 0, model_name: str = DEFAULT_MODEL, config: TrainConfig | None = None,
+             records: tuple[str, ...] = MITDB_RECORDS, progress: bool = True) -> dict:
+    """prepare -> train -> evaluate -> plot into a fresh ``runs/<timestamp>/`` folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run = Path(runs_dir) / stamp
+    k = 1
+    while run.exists():
+        run, k = Path(runs_dir) / f"{stamp}-{k}", k + 1
+    run.mkdir(parents=True)
+    t0 = time.perf_counter()
+    spec = DataSpec(mitdb=mitdb, records=tuple(records), split=split, seed=seed)
+    prepared = prepare(spec, run / "data", progress=progress)
+    data_s = time.perf_counter() - t0
+    data = load_split(spec)
+    config = config or TrainConfig(seed=seed)
+    ckpt, meta = train_model(data, run, model_name=model_name, config=config, progress=progress)
+    metrics = evaluate(ckpt, data, run)
+    figures = make_plots(run, data, mitdb=mitdb)
+    summary = {"run_dir": str(run), "checkpoint": str(ckpt), "metrics": str(run / "metrics.json"),
+               "report": str(run / "report.md"), "figures": figures, **prepared["paths"],
+               "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+               "majority_baseline_accuracy": metrics["majority_baseline_accuracy"],
+               "model": model_name, "split": split, "seed": seed,
+               "train_seconds": meta["train_seconds"], "data_seconds": round(data_s, 1),
+               "total_seconds": round(time.perf_counter() - t0, 1), "environment": meta["environment"]}
+    write_json_atomic(run / "run.json", summary)
+    return summary

@@ -1,0 +1,115 @@
+"""Batch inference with a checkpoint, evaluation reports, prediction CSVs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_checkpoint
+from .errors import EcgbeatError
+from .features import model_inputs
+from .io.atomic import atomic_path, write_json_atomic
+from .metrics import classification_metrics, coverage_curve, ec57_metrics
+from .training import predict_logits
+from .types import BeatSet
+
+UNCERTAIN = "uncertain"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict_proba(model, beats: BeatSet, batch_size: int = 2048) -> np.ndarray:
+    """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
+    if beats.n_samples != model.n_samples:
+        raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")
+    X, feats = model_inputs(beats, getattr(model, "n_features", 0))
+    return softmax(predict_logits(model, X, feats, batch_size=batch_size))
+
+
+def evaluate_beats(model, meta: dict, beats: BeatSet) -> tuple[dict, np.ndarray]:
+    """Test metrics (classification, EC57, calibration, coverage) and the probabilities."""
+    if (beats.y < 0).any():
+        raise EcgbeatError("evaluation needs labelled beats")
+    proba = predict_proba(model, beats)
+    y_pred = proba.argmax(axis=1)
+    classes = tuple(meta["classes"])
+    metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
+    if set(classes) >= {"N", "S", "V", "F"}:
+        metrics["ec57"] = ec57_metrics(beats.y, y_pred, classes)
+    metrics["coverage"] = coverage_curve(beats.y, proba)
+    for key in ("model", "seed", "split"):
+        if key in meta:
+            metrics[key] = meta[key]
+    return metrics, proba
+
+
+def write_predictions_csv(path: str | os.PathLike, proba: np.ndarray, classes: tuple[str, ...],
+                          beats: BeatSet | None = None, min_confidence: float = 0.0) -> Path:
+    """CSV: row, [record, sample,] [true,] predicted class, confidence, one probability per class.
+
+    Beats whose top probability is below ``min_confidence`` are labelled ``uncertain``.
+    """
+    import pandas as pd
+
+    pred = np.array(classes, dtype=object)[proba.argmax(axis=1)]
+    confidence = proba.max(axis=1)
+    pred[confidence < min_confidence] = UNCERTAIN
+    cols: dict = {"row": np.arange(len(proba))}
+    if beats is not None and (beats.record != "").any():
+        cols["record"], cols["sample"] = beats.record, beats.sample
+    if beats is not None and (beats.y >= 0).all():
+        cols["true"] = np.array(classes, dtype=object)[beats.y]
+    cols["predicted"] = pred
+    cols["confidence"] = confidence.round(6)
+    for i, c in enumerate(classes):
+        cols[f"p_{c}"] = proba[:, i].round(6)
+    with atomic_path(path) as tmp:
+        pd.DataFrame(cols).to_csv(tmp, index=False)
+    return Path(path)
+
+
+def predict_csv(checkpoint: str | os.PathLike, csv_in: str | os.PathLike, csv_out: str | os.PathLike,
+                min_confidence: float = 0.0) -> dict:
+    """Classify a Kaggle-format CSV (label column optional) and write the prediction CSV.
+
+    Returns a summary: counts per predicted class and, when labels were present, accuracy.
+    """
+    from .io.kaggle import load_kaggle_csv
+
+    if not 0.0 <= min_confidence <= 1.0:
+        raise EcgbeatError(f"--min-confidence must be in [0, 1], got {min_confidence}")
+    model, meta = load_checkpoint(checkpoint)
+    classes = tuple(meta["classes"])
+    beats = load_kaggle_csv(csv_in, classes=classes, n_samples=model.n_samples)
+    proba = predict_proba(model, beats)
+    write_predictions_csv(csv_out, proba, classes, beats, min_confidence)
+    pred = proba.argmax(axis=1)
+    kept = proba.max(axis=1) >= min_confidence
+    summary = {"n": len(beats), "output": str(csv_out),
+               "predicted": {c: int(((pred == i) & kept).sum()) for i, c in enumerate(classes)},
+               "uncertain": int((~kept).sum())}
+    if (beats.y >= 0).all():
+        summary["accuracy"] = float((pred == beats.y).mean())
+        summary["accuracy_on_kept"] = float((pred[kept] == beats.y[kept]).mean()) if kept.any() else None
+    return summary
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike) -> dict:
+    """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv."""
+    from .report import metrics_markdown
+
+    model, meta = load_checkpoint(checkpoint)
+    metrics, proba = evaluate_beats(model, meta, beats)
+    out = Path(out_dir)
+    write_json_atomic(out / "metrics.json", metrics)
+    from .report import write_text_atomic
+
+    write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))
+    write_predictions_csv(out / "predictions.csv", proba, tuple(meta["classes"]), beats)
+    return metrics

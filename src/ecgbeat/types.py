@@ -1,0 +1,90 @@
+"""Small data containers shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .labels import CLASSES
+
+
+@dataclass(frozen=True)
+class BeatSet:
+    """A set of fixed-length heartbeats.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_beats, n_samples), float32
+        Beats, each starting at its R peak, scaled to [0, 1] and zero-padded (Kaggle format).
+    y : ndarray, shape (n_beats,), int64
+        Class index into ``classes``; -1 where the label is unknown.
+    record : ndarray, shape (n_beats,), str
+        Record each beat comes from ("" when unknown, e.g. Kaggle CSV rows).
+    sample : ndarray, shape (n_beats,), int64
+        R-peak sample index in the original record (at the record's own ``fs``); -1 when unknown.
+    rr_s : ndarray, shape (n_beats, 3), float32
+        Previous RR, next RR and local average RR (mean of the 10 previous RR intervals), seconds;
+        NaN where unknown.
+    fs : float
+        Sampling frequency of the beats, Hz.
+    classes : tuple of str
+        Class names.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    record: np.ndarray = field(default=None)  # type: ignore[assignment]
+    sample: np.ndarray = field(default=None)  # type: ignore[assignment]
+    rr_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+    fs: float = 125.0
+    classes: tuple[str, ...] = CLASSES
+
+    def __post_init__(self) -> None:
+        n = len(self.X)
+        if self.X.ndim != 2:
+            raise ValueError(f"BeatSet.X must be 2-D (n_beats, n_samples), got shape {self.X.shape}")
+        if len(self.y) != n:
+            raise ValueError(f"BeatSet: {n} beats but {len(self.y)} labels")
+        defaults = {
+            "record": np.full(n, "", dtype=object),
+            "sample": np.full(n, -1, dtype=np.int64),
+            "rr_s": np.full((n, 3), np.nan, dtype=np.float32),
+        }
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, default)
+            elif len(value) != n:
+                raise ValueError(f"BeatSet.{name} has {len(value)} rows, expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[1])
+
+    def subset(self, index: np.ndarray) -> "BeatSet":
+        """Beats selected by an integer or boolean index."""
+        return BeatSet(
+            X=self.X[index], y=self.y[index], record=self.record[index],
+            sample=self.sample[index], rr_s=self.rr_s[index], fs=self.fs, classes=self.classes,
+        )
+
+    def class_counts(self) -> dict[str, int]:
+        """Number of beats per class name (classes with zero beats included)."""
+        counts = np.bincount(self.y[self.y >= 0], minlength=len(self.classes))
+        return {c: int(k) for c, k in zip(self.classes, counts)}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train / validation / test beats plus how they were made."""
+
+    train: BeatSet
+    val: BeatSet
+    test: BeatSet
+    name: str
+    seed: int
+    info: dict = field(default_factory=dict)

@@ -1,0 +1,137 @@
+"""The CLI end to end on a few real MIT-BIH records: demo, evaluate, predict, plot, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+RECORDS = "100,208,209,232"
+
+
+def run_cli(*args, cwd=None, env_extra=None):
+    env = dict(os.environ, MPLBACKEND="Agg", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "ecgbeat", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo_run(mitdb, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    out = run_cli("demo", "--mitdb", mitdb, "--records", RECORDS, "--epochs", "3",
+                  "--runs-dir", runs, "--seed", "1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_dir = next(p for p in runs.iterdir() if p.is_dir())
+    return run_dir, out.stdout
+
+
+def test_demo_writes_everything(demo_run):
+    run, stdout = demo_run
+    assert str(run) in stdout and "accuracy" in stdout
+    for name in ("model.safetensors", "model.json", "history.json", "metrics.json", "report.md",
+                 "predictions.csv", "run.json", "data/mitbih_train.csv", "data/mitbih_test.csv",
+                 "data/split.json"):
+        assert (run / name).is_file(), name
+    figures = {p.name for p in (run / "figures").glob("*.png")}
+    assert figures == {"beats_per_class.png", "beats_true_labels.png", "beats_predicted.png",
+                       "confusion_matrix.png", "training_curves.png", "record_strip.png"}
+    for png in (run / "figures").glob("*.png"):
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size > 10_000
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["seed"] == 1 and meta["split"] == "intra" and meta["model"] == "lstm"
+    assert meta["preprocessing"]["fs"] == 125.0 and meta["preprocessing"]["n_samples"] == 187
+    metrics = json.loads((run / "metrics.json").read_text())
+    # 3 epochs on four records already learns far beyond "always normal"
+    assert metrics["macro_f1"] > 0.5
+    assert metrics["accuracy"] > metrics["majority_baseline_accuracy"]
+    assert len(json.loads((run / "history.json").read_text())) == 3
+    report = (run / "report.md").read_text()
+    assert "Confusion" in report or "confusion" in report
+
+
+def test_evaluate_reproduces_demo_metrics(demo_run, mitdb, tmp_path):
+    run, _ = demo_run
+    out = run_cli("evaluate", run / "model.json", "--mitdb", mitdb, "--records", RECORDS, "--out", tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    first = json.loads((run / "metrics.json").read_text())
+    assert again["confusion_matrix"] == first["confusion_matrix"]  # same seed -> same test set
+    assert "sensitivity" in out.stdout and "EC57" in out.stdout
+
+
+def test_predict_with_and_without_labels(demo_run, tmp_path):
+    run, _ = demo_run
+    test_csv = run / "data" / "mitbih_test.csv"
+    out = run_cli("predict", run / "model.json", test_csv, "--out", tmp_path / "p.csv")
+    assert out.returncode == 0, out.stderr[-2000:]
+    pred = pd.read_csv(tmp_path / "p.csv")
+    truth = pd.read_csv(test_csv, header=None)
+    assert len(pred) == len(truth)
+    assert list(pred.columns[-5:]) == ["p_N", "p_S", "p_V", "p_F", "p_Q"]
+    np.testing.assert_allclose(pred[["p_N", "p_S", "p_V", "p_F", "p_Q"]].sum(axis=1), 1.0, atol=1e-4)
+    assert (pred["true"] == np.array(list("NSVFQ"))[truth[187].astype(int)]).all()
+    # without the label column: same predictions
+    truth.iloc[:, :187].to_csv(tmp_path / "nolabel.csv", header=False, index=False, float_format="%.18e")
+    out = run_cli("predict", run / "model.json", tmp_path / "nolabel.csv", "--out", tmp_path / "q.csv",
+                  "--min-confidence", "0.9")
+    assert out.returncode == 0, out.stderr[-2000:]
+    q = pd.read_csv(tmp_path / "q.csv")
+    assert "true" not in q.columns
+    confident = q["confidence"] >= 0.9
+    assert (q.loc[~confident, "predicted"] == "uncertain").all()
+    assert (q.loc[confident, "predicted"] == pred.loc[confident, "predicted"]).all()
+
+
+def test_plot_redraws_figures(demo_run, mitdb):
+    run, _ = demo_run
+    for png in (run / "figures").glob("*.png"):
+        png.unlink()
+    out = run_cli("plot", run, "--mitdb", mitdb, "--records", RECORDS)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(list((run / "figures").glob("*.png"))) == 6
+
+
+def test_resume_continues_training(mitdb, tmp_path):
+    common = ["--mitdb", mitdb, "--records", "100,208", "--out", tmp_path, "--seed", "2"]
+    first = run_cli("train", *common, "--epochs", "1")
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run_cli("train", *common, "--epochs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "missing.json", "x.csv"], "missing.json: checkpoint metadata not found"),
+        (["train", "--mitdb", "/no/such/dir"], "/no/such/dir: MIT-BIH folder not found"),
+        (["train", "--train-csv", "a.csv"], "give both --train-csv and --test-csv"),
+        (["train", "--model", "resnet9000", "--train-csv", "bad.csv", "--test-csv", "bad.csv"],
+         "bad.csv: line 2"),
+        (["train", "--model-args", "{oops", "--train-csv", "bad.csv", "--test-csv", "bad.csv"], "bad.csv"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "bad.csv").write_text(",".join(["0.5"] * 188) + "\n" + ",".join(["0.5"] * 12) + "\n")
+    out = run_cli(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ecgbeat: error:") and message in lines[0], out.stderr
+
+
+def test_unknown_model_is_named(mitdb, tmp_path):
+    out = run_cli("train", "--mitdb", mitdb, "--records", "100", "--model", "resnet9000", "--out", tmp_path)
+    assert out.returncode == 2 and "unknown model 'resnet9000'; choose from" in out.stderr
+
+
+def test_help_for_every_subcommand():
+    for cmd in ("prepare", "train", "evaluate", "predict", "plot", "demo"):
+        out = run_cli(cmd, "--help")
+        assert out.returncode == 0 and "usage: ecgbeat " + cmd in out.stdout
