@@ -40,12 +40,24 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-args", default="{}", help='JSON of model hyper-parameters, e.g. \'{"hidden_size": 128}\'')
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the model's)")
     p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default=d.class_weight)
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"), default=d.schedule)
     p.add_argument("--augment", action="store_true", help="amplitude, baseline wander, noise, shifts")
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping epochs (0: off)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--rr-features", action="store_true",
+                   help="add previous/next/local RR intervals as model inputs (inter-patient)")
+
+
+def _raw_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="model.json of a trained model")
+    p.add_argument("--lead", help="lead / column name (default: MLII, else the first)")
+    p.add_argument("--fs", type=float, help="sampling rate, Hz (needed for CSV without time column)")
+    p.add_argument("--units", choices=("mV", "uV", "V"), help="signal unit (default: from the file)")
+    p.add_argument("--scaling", choices=("fixed", "causal"), default=None,
+                   help="beat window scaling: fixed = the training windows (default), causal = "
+                        "past-only windows, ~1 s stream latency; use the same for analyze and stream")
 
 
 def _config(args):
@@ -79,7 +91,7 @@ def cmd_train(args) -> None:
 
     split = load_split(_spec(args), progress=True)
     path, meta = train_model(split, args.out, model_name=args.model, model_args=_model_args(args.model_args),
-                             config=_config(args), resume=args.resume)
+                             config=_config(args), resume=args.resume, rr_features=args.rr_features)
     print(f"checkpoint: {path}  (best epoch {meta['best_epoch']}, validation macro-F1 "
           f"{meta['val_macro_f1']:.4f}, {meta['train_seconds']:.0f} s)")
 
@@ -118,9 +130,10 @@ def cmd_predict(args) -> None:
 
 
 def cmd_plot(args) -> None:
+    from pathlib import Path
+
     from .checkpoint import read_checkpoint_meta
     from .pipeline import load_split, make_plots
-    from pathlib import Path
 
     meta = read_checkpoint_meta(Path(args.run) / "model.json")
     args.split, args.seed = meta.get("split", "intra"), meta.get("seed", 0)
@@ -153,6 +166,43 @@ def cmd_models(args) -> None:
     from .models import list_models
 
     print("\n".join(list_models()))
+
+
+def cmd_analyze(args) -> None:
+    from .analyze import AnalyzeConfig, analyze_record, load_model, write_outputs
+
+    model = load_model(args.checkpoint)
+    for source in args.records:
+        result = analyze_record(source, model, AnalyzeConfig(scaling=args.scaling or "fixed"), lead=args.lead,
+                                fs=args.fs, units=args.units)
+        paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext)
+        s = result.summary
+        print(f"{s['record']}: {s['n_beats']} beats {json.dumps(s['beats_per_class'])}, heart rate "
+              f"{json.dumps(s['heart_rate_bpm'])} bpm, ectopic % {json.dumps(s['ectopic_burden_percent'])}, "
+              f"unreadable {s['unreadable_s']} s -> {', '.join(paths.values())}")
+        for warning in s["warnings"]:
+            print(f"  warning: {warning}")
+
+
+def cmd_stream(args) -> None:
+    from .analyze import AnalyzeConfig
+    from .stream import replay, stream_text
+
+    config = AnalyzeConfig(scaling=args.scaling or "fixed")
+    if args.source == "-":
+        if args.fs is None:
+            raise EcgbeatError("reading samples from standard input needs --fs HZ")
+        events = stream_text(sys.stdin, args.checkpoint, args.fs, args.chunk_s, config, args.units or "mV")
+    else:
+        events = replay(args.source, args.checkpoint, args.speed, args.chunk_s, config, args.lead,
+                        args.fs, args.units)
+    try:
+        for event in events:
+            print(json.dumps(event), flush=True)
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list registered models")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("analyze", help="raw ECG records -> labelled beats, rhythm summary, files")
+    _raw_args(p)
+    p.add_argument("records", nargs="+", help="WFDB record (.hea or name), CSV or EDF file(s)")
+    p.add_argument("--out", default="analysis", help="output folder (default: analysis)")
+    p.add_argument("--no-plot", action="store_true", help="skip the strip plot PNG")
+    p.add_argument("--ann-ext", default="ecgb", help="WFDB annotation file extension (default: ecgb)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("stream", help="classify beats of a file replayed in real time, or of stdin; "
+                       "prints JSON lines")
+    _raw_args(p)
+    p.add_argument("source", help="WFDB record, CSV or EDF file, or - for samples on standard input")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed, x real time (0: no waiting)")
+    p.add_argument("--chunk-s", type=float, default=0.1, help="seconds of samples pushed at a time")
+    p.set_defaults(func=cmd_stream)
     return parser
 
 

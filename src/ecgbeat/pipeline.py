@@ -98,13 +98,23 @@ def _concat(sets: list[BeatSet]) -> BeatSet:
 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
                 model_args: dict | None = None, config: TrainConfig | None = None,
-                resume: bool = False, progress: bool = True) -> tuple[Path, dict]:
+                resume: bool = False, progress: bool = True,
+                rr_features: bool = False) -> tuple[Path, dict]:
     """Train a registered model on ``split`` and write ``model.safetensors`` + ``model.json`` and
-    ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata."""
+    ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata.
+
+    ``rr_features`` adds the five RR-interval features of :mod:`ecgbeat.features` as extra model
+    inputs (what strong inter-patient methods use; needs beats built from records, not CSVs)."""
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_args = dict(model_args or {})
+    if rr_features:
+        from .features import RR_FEATURES
+
+        if np.isnan(split.train.rr_s).all():
+            raise EcgbeatError("--rr-features needs beats built from MIT-BIH records (CSV beats have no RR)")
+        model_args["n_features"] = len(RR_FEATURES)
     torch_seed(config.seed)  # initialisation is part of what --seed fixes
     model = create_model(model_name, n_classes=len(split.train.classes),
                          n_samples=split.train.n_samples, **model_args)
@@ -114,7 +124,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "preprocessing": {**BeatParams(fs=split.train.fs, n_samples=split.train.n_samples).to_dict(),
                           "features": "rr" if getattr(model, "n_features", 0) else None,
                           "lead": "MLII"},
-        "train_config": config.__dict__, "seed": config.seed, "split": split.name,
+        "train_config": config.__dict__, "lr": result.history[-1].get("peak_lr"),
+        "seed": config.seed, "split": split.name,
         "split_info": split.info, "best_epoch": result.best_epoch,
         "val_macro_f1": result.best_val_macro_f1, "train_seconds": round(result.train_seconds, 2),
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
@@ -135,9 +146,7 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
     """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv."""
     from .predict import evaluate_checkpoint
 
-    _, meta = load_checkpoint(checkpoint)
-    metrics = evaluate_checkpoint(checkpoint, split.test, out_dir)
-    return metrics
+    return evaluate_checkpoint(checkpoint, split.test, out_dir)
 
 
 def environment() -> dict:

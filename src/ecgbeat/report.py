@@ -207,6 +207,18 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
         lines += _table(header, rows, "l" + "r" * len(keys))
         lines.append("")
 
+    # --- calibration and abstention ------------------------------------------------------------
+    if _is_number(metrics.get("ece")):
+        lines += ["### Calibration and abstention", "",
+                  f"Expected calibration error (15 bins): {_pct(metrics['ece'], 2)}. "
+                  "With `ecgbeat predict --min-confidence T`, beats below confidence T are labelled "
+                  "*uncertain*; the share kept (coverage) and the accuracy on them:", ""]
+        rows = [[f"{r['threshold']:.2f}", _pct(r["coverage"]), _pct(r["accuracy"], 2)]
+                for r in metrics.get("coverage") or []]
+        if rows:
+            lines += _table(["Min. confidence", "Coverage", "Accuracy on kept beats"], rows, "rrr")
+        lines.append("")
+
     # --- run info ---------------------------------------------------------------------------
     run = []
     for key, label in _RUN_KEYS:

@@ -31,6 +31,8 @@ class TrainConfig:
         Cross-entropy class weights: none, 1/sqrt(frequency), or 1/frequency (normalised).
     schedule : {"onecycle", "cosine", "constant"}
         Learning-rate schedule over all epochs.
+    lr : float or None
+        Peak learning rate; ``None`` takes the model's ``default_lr`` (1e-3 when it has none).
     augment : bool
         Random amplitude scaling, baseline wander, Gaussian noise and small time shifts.
     patience : int
@@ -39,7 +41,7 @@ class TrainConfig:
 
     epochs: int = 20
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float | None = None
     weight_decay: float = 0.0
     class_weight: str = "none"
     schedule: str = "onecycle"
@@ -56,11 +58,11 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise EcgbeatError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+        if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and self.lr <= 0):
             raise EcgbeatError("epochs and batch_size must be >= 1 and lr > 0")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -135,10 +137,10 @@ def predict_logits(model: nn.Module, X: np.ndarray, feats: np.ndarray | None = N
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), dtype=np.float32)
 
 
-def _make_scheduler(opt, config: TrainConfig, steps_per_epoch: int):
+def _make_scheduler(opt, lr: float, config: TrainConfig, steps_per_epoch: int):
     total = config.epochs * steps_per_epoch
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.2)
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2)
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
@@ -166,8 +168,9 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
     loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, True, gen)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
     criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    sched = _make_scheduler(opt, config, len(loader))
+    lr = config.lr if config.lr is not None else getattr(model, "default_lr", 1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    sched = _make_scheduler(opt, lr, config, len(loader))
     history: list[dict] = []
     best = {"epoch": 0, "f1": -1.0, "state": None}
     start_epoch, elapsed = 1, 0.0
@@ -204,7 +207,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
         elapsed += time.perf_counter() - t0
         row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
                "val_loss": val_loss, "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"],
-               "lr": opt.param_groups[0]["lr"], "seconds": elapsed}
+               "lr": opt.param_groups[0]["lr"], "peak_lr": lr, "seconds": elapsed}
         history.append(row)
         if val["macro_f1"] > best["f1"]:
             best.update(epoch=epoch, f1=val["macro_f1"],

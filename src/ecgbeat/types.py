@@ -65,7 +65,7 @@ class BeatSet:
     def n_samples(self) -> int:
         return int(self.X.shape[1])
 
-    def subset(self, index: np.ndarray) -> "BeatSet":
+    def subset(self, index: np.ndarray) -> BeatSet:
         """Beats selected by an integer or boolean index."""
         return BeatSet(
             X=self.X[index], y=self.y[index], record=self.record[index],

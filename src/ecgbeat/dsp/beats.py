@@ -32,8 +32,7 @@ class BeatParams:
     rr_factor: float = 1.2
 
     def to_dict(self) -> dict:
-        return {"fs": self.fs, "n_samples": self.n_samples, "window_s": self.window_s,
-                "rr_factor": self.rr_factor}
+        return {"fs": self.fs, "n_samples": self.n_samples, "window_s": self.window_s, "rr_factor": self.rr_factor}
 
 
 def segment_beats(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:

@@ -17,9 +17,12 @@ class LSTMClassifier(BeatClassifier):
     The textbook version (last hidden state of one 64-unit LSTM over the zero-padded beat)
     never leaves the majority class on MIT-BIH: after ~60 padding zeros the last state has
     forgotten the QRS. This one reads the beat in both directions and pools the hidden states
-    over time (mean and max), so every part of the beat reaches the head. ``patch_size``
-    consecutive samples are fed per LSTM step (4 by default: 47 steps instead of 187), which
-    makes it about four times cheaper on a CPU and learns as well.
+    over time (mean and max), so every part of the beat reaches the head.
+    ``patch_size`` consecutive samples form one LSTM time step (8 by default: 24 steps instead
+    of 187), each step embedded by a small linear layer: on 2 CPU cores this is ~6x cheaper per
+    epoch than one sample per step and reaches a better validation macro-F1 in the same time.
+    With these defaults it trains best with a peak learning rate of 1e-2 (``default_lr``)
+    under the one-cycle schedule; 1e-3 learns several times slower.
 
     Parameters
     ----------
@@ -41,10 +44,12 @@ class LSTMClassifier(BeatClassifier):
         When > 0, each step's patch first goes through ``Linear(patch, embed_dim)`` + GELU.
     """
 
+    default_lr = 1e-2
+
     def __init__(self, n_classes: int = 5, n_samples: int = 187, in_channels: int = 1,
-                 n_features: int = 0, hidden_size: int = 64, num_layers: int = 2,
-                 bidirectional: bool = True, dropout: float = 0.1, patch_size: int = 4,
-                 pooling: str = "meanmax", embed_dim: int = 0):
+                 n_features: int = 0, hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = True, dropout: float = 0.1, patch_size: int = 8,
+                 pooling: str = "meanmax", embed_dim: int = 64):
         super().__init__(n_classes, n_samples, in_channels, n_features)
         if patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")

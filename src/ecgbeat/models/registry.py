@@ -10,7 +10,7 @@ Every registered model is a pure ``nn.Module`` with the same constructor contrac
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn as nn
 

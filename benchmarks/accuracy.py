@@ -1,0 +1,399 @@
+"""Accuracy benchmark: every registered model, both MIT-BIH splits, several seeds.
+
+For each split (``intra``: stratified 80 / 20 of all beats, the Kaggle protocol; ``inter``:
+de Chazal DS1 -> DS2), each seed and each model, the model is trained with the library
+(:func:`ecgbeat.pipeline.load_split` + :func:`ecgbeat.pipeline.train_model`, best epoch by
+validation macro-F1, the test set never used for selection), its checkpoint is reloaded and
+evaluated on the split's test set. Reported per model and split, as mean ± std over the seeds:
+accuracy, macro-F1, per-class sensitivity and precision, the EC57 sensitivity / positive
+predictivity of S and V (inter-patient; Q beats left out as usual), training time and seconds
+per epoch, parameter count and PyTorch CPU inference throughput (batch 4096).
+
+Usage::
+
+    python benchmarks/accuracy.py                                # all models, both splits, seeds 0,1,2
+    python benchmarks/accuracy.py --models lstm,cnn_lstm --splits inter --seeds 0 --epochs 5
+    python benchmarks/accuracy.py --quick                        # 4 records, 1 epoch, 1 seed, intra
+
+Results go to ``benchmarks/results/accuracy.md`` and ``accuracy.json`` (``accuracy_quick.*``
+with ``--quick``; ``--out DIR`` puts them elsewhere), written atomically; while it runs,
+``<name>.partial.json`` holds the runs finished so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+try:  # installed package, else the source tree
+    import ecgbeat  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    sys.path.insert(0, str(REPO / "src"))
+
+RESULTS = REPO / "benchmarks" / "results"
+QUICK_RECORDS = ("100", "208", "209", "232")  # N; V + F; S: every class but Q, DS1 and DS2
+QUICK_MAX_TRAIN = 2000
+INFERENCE_BATCH = 4096
+EC57_CLASSES = ("S", "V")
+
+
+def default_mitdb() -> Path:
+    env = os.environ.get("ECGBEAT_MITDB")
+    return Path(env) if env else REPO.parent / "shared" / "data" / "mitdb"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", help="comma-separated registered models (default: all)")
+    p.add_argument("--splits", help="comma-separated: intra,inter (default: both; --quick: intra)")
+    p.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2; --quick: 0)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: 10; --quick: 1)")
+    p.add_argument("--mitdb", type=Path, default=None,
+                   help="MIT-BIH folder (default: $ECGBEAT_MITDB, else ../shared/data/mitdb)")
+    p.add_argument("--records", help="comma-separated MIT-BIH records (default: all 48; --quick: 4)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"smoke run: records {','.join(QUICK_RECORDS)}, 1 epoch, seed 0, intra, "
+                        f"at most {QUICK_MAX_TRAIN} training beats, batch 32")
+    p.add_argument("--max-train-beats", type=int, default=None,
+                   help="class-stratified subsample of the training part (default: all)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 128; --quick: 32")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: each model's own)")
+    p.add_argument("--class-weight", default="none", choices=("none", "sqrt", "balanced"))
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--device", default="auto", help="training device (inference is timed on the CPU)")
+    p.add_argument("--out", type=Path, default=None, help=f"output folder (default: {RESULTS})")
+    p.add_argument("--keep-runs", type=Path, default=None,
+                   help="keep each run's checkpoint and history under this folder")
+    args = p.parse_args(argv)
+
+    from ecgbeat.labels import MITDB_RECORDS
+    from ecgbeat.models import list_models
+
+    args.models = _csv(args.models) or list_models()
+    unknown = sorted(set(args.models) - set(list_models()))
+    if unknown:
+        p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(list_models())}")
+    args.splits = _csv(args.splits) or (["intra"] if args.quick else ["intra", "inter"])
+    bad = sorted(set(args.splits) - {"intra", "inter"})
+    if bad:
+        p.error(f"unknown split(s) {', '.join(bad)}; choose from intra, inter")
+    try:
+        args.seeds = [int(s) for s in _csv(args.seeds)] or ([0] if args.quick else [0, 1, 2])
+    except ValueError:
+        p.error("--seeds must be comma-separated integers")
+    args.epochs = args.epochs or (1 if args.quick else 10)
+    args.batch_size = args.batch_size or (32 if args.quick else 128)
+    args.records = tuple(_csv(args.records)) or (QUICK_RECORDS if args.quick else tuple(MITDB_RECORDS))
+    if args.max_train_beats is None and args.quick:
+        args.max_train_beats = QUICK_MAX_TRAIN
+    args.mitdb = args.mitdb or default_mitdb()
+    args.out = args.out or RESULTS
+    args.stem = "accuracy_quick" if args.quick else "accuracy"
+    return args
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+# -- one run -----------------------------------------------------------------------------------------
+
+
+def subsample_train(split, max_beats: int | None, seed: int):
+    """The split with its training part cut to ``max_beats`` (stratified when possible)."""
+    from dataclasses import replace
+
+    from sklearn.model_selection import train_test_split
+
+    if not max_beats or len(split.train) <= max_beats:
+        return split
+    y = split.train.y
+    index = np.arange(len(y))
+    counts = np.bincount(y)
+    stratify = None if (counts[counts > 0] < 2).any() else y
+    keep, _ = train_test_split(index, train_size=max_beats, random_state=seed, stratify=stratify)
+    info = {**split.info, "n_train": int(max_beats), "train_subsample": int(max_beats)}
+    return replace(split, train=split.train.subset(np.sort(keep)), info=info)
+
+
+def inference_throughput(model, X: np.ndarray, batch: int = INFERENCE_BATCH) -> float:
+    """Beats per second of ``model`` on the CPU in eval mode, batches of ``batch`` beats."""
+    import torch
+
+    model.eval()
+    x = torch.from_numpy(np.ascontiguousarray(X[:batch]))
+    if len(x) < batch:  # small test sets: repeat beats to fill one batch
+        x = x.repeat((batch + len(x) - 1) // len(x), 1, 1)[:batch]
+    with torch.no_grad():
+        model(x[:64])  # warm-up (allocations, kernel choice)
+        times = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t0)
+    return batch / min(times)
+
+
+def run_one(split, model_name: str, config, work_dir: Path) -> dict:
+    """Train, reload the checkpoint, evaluate on the test set."""
+    import json
+
+    from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.features import model_inputs
+    from ecgbeat.metrics import classification_metrics, ec57_metrics
+    from ecgbeat.pipeline import train_model
+    from ecgbeat.training import predict_logits
+
+    t0 = time.perf_counter()
+    ckpt, meta = train_model(split, work_dir, model_name=model_name, config=config, progress=False)
+    wall = time.perf_counter() - t0
+    history = json.loads((work_dir / "history.json").read_text())
+    model, _ = load_checkpoint(ckpt)
+    X, feats = model_inputs(split.test, getattr(model, "n_features", 0))
+    logits = predict_logits(model, X, feats, batch_size=INFERENCE_BATCH)
+    y_true, y_pred = split.test.y, logits.argmax(1)
+    classes = tuple(split.test.classes)
+    metrics = classification_metrics(y_true, y_pred, classes)
+    ec57 = ec57_metrics(y_true, y_pred, classes)
+    throughput = inference_throughput(model, X) if feats is None else None
+    epochs_run = len(history)
+    return {
+        "model": model_name, "split": split.name, "seed": split.seed,
+        "model_args": meta.get("model_args") or getattr(model, "init_args", {}),
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "peak_lr": history[-1].get("peak_lr", config.lr) if history else config.lr,
+        "epochs_run": epochs_run, "best_epoch": meta["best_epoch"],
+        "val_macro_f1": meta["val_macro_f1"],
+        "train_seconds": float(meta["train_seconds"]),
+        "seconds_per_epoch": float(meta["train_seconds"]) / max(epochs_run, 1),
+        "wall_seconds": round(wall, 2),
+        "inference_beats_per_s": throughput,
+        "n_train": len(split.train), "n_val": len(split.val), "n_test": len(split.test),
+        "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+        "majority_baseline_accuracy": metrics["majority_baseline_accuracy"],
+        "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"],
+        "ec57": ec57,
+    }
+
+
+# -- aggregation and reports ---------------------------------------------------------------------------
+
+
+def _stats(values) -> dict:
+    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+            "n": len(vals)}
+
+
+def summarise(runs: list[dict], models: list[str], splits: list[str]) -> list[dict]:
+    rows = []
+    for split in splits:
+        for model in models:
+            rs = [r for r in runs if r["model"] == model and r["split"] == split]
+            if not rs:
+                continue
+            classes = list(rs[0]["per_class"])
+            row = {
+                "model": model, "split": split, "seeds": [r["seed"] for r in rs],
+                "n_parameters": rs[0]["n_parameters"], "peak_lr": rs[0]["peak_lr"],
+                "epochs": rs[0]["epochs_run"], "n_train": rs[0]["n_train"], "n_test": rs[0]["n_test"],
+                "majority_baseline_accuracy": rs[0]["majority_baseline_accuracy"],
+            }
+            for key in ("accuracy", "macro_f1", "val_macro_f1", "train_seconds", "seconds_per_epoch",
+                        "inference_beats_per_s", "best_epoch"):
+                row[key] = _stats(r[key] for r in rs)
+            row["per_class"] = {c: {m: _stats(r["per_class"][c][m] for r in rs)
+                                    for m in ("sensitivity", "precision", "f1")} | {
+                                    "support": rs[0]["per_class"][c]["support"]} for c in classes}
+            row["ec57"] = {c: {m: _stats(r["ec57"][c][m] for r in rs if c in r["ec57"])
+                               for m in ("sensitivity", "ppv")} for c in ("N", "S", "V", "F")
+                           if c in rs[0]["ec57"]}
+            rows.append(row)
+    return rows
+
+
+def _pm(stat: dict, scale: float = 100.0, digits: int = 1) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    text = f"{stat['mean'] * scale:.{digits}f}"
+    if stat.get("n", 0) > 1:
+        text += f" ± {stat['std'] * scale:.{digits}f}"
+    return text
+
+
+def _count(stat: dict) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    return f"{stat['mean']:,.0f}"
+
+
+def render_markdown(doc: dict) -> str:
+    meta = doc["meta"]
+    lines = [
+        f"# Accuracy benchmark{' (quick smoke run)' if meta['quick'] else ''}",
+        "",
+        f"Generated {meta['date']} by `{meta['command']}`.",
+        "",
+        f"- commit `{meta['git_commit'] or 'unknown'}`{' (uncommitted changes)' if meta.get('git_dirty') else ''}; "
+        f"python {meta['python']}, torch {meta['torch']}",
+        f"- machine: {meta['machine']}; {meta['cpu']}; torch threads {meta['threads']}; "
+        f"training device {meta['device']}",
+        f"- records: {len(meta['records'])} MIT-BIH records"
+        + (f" ({', '.join(meta['records'])})" if len(meta["records"]) <= 8 else "")
+        + (f"; training part subsampled to {meta['max_train_beats']} beats" if meta["max_train_beats"] else ""),
+        f"- training: {meta['epochs']} epoch{'s' if meta['epochs'] != 1 else ''}, "
+        f"batch {meta['batch_size']}, Adam, one-cycle schedule, peak lr {meta['lr'] or 'model default'}, "
+        f"class weights {meta['class_weight']}; "
+        "best epoch by validation macro-F1 (validation = 10 % of the training part)",
+        f"- seeds: {', '.join(str(s) for s in meta['seeds'])}; values are mean ± sample std over seeds, in %",
+        f"- inference: PyTorch, CPU, eval mode, batch {INFERENCE_BATCH}, {meta['threads']} thread(s)",
+        f"- total time {meta['total_seconds'] / 60:.1f} min",
+        "",
+    ]
+    for split in meta["splits"]:
+        rows = [r for r in doc["summary"] if r["split"] == split]
+        if not rows:
+            continue
+        title = {"intra": "Intra-patient split (stratified random 80 / 20 of all beats)",
+                 "inter": "Inter-patient split (de Chazal et al. 2004: train DS1, test DS2)"}[split]
+        lines += [f"## {title}", "",
+                  f"Test beats: {rows[0]['n_test']:,}; majority-class accuracy "
+                  f"{100 * rows[0]['majority_baseline_accuracy']:.1f} %.", ""]
+        head = ["Model", "Params", "Accuracy", "Macro-F1"]
+        if split == "inter":
+            head += [f"{c} {m}" for c in EC57_CLASSES for m in ("Se", "+P")]
+        head += ["Train s/epoch", "Train s", "Infer beats/s", "Peak lr"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            cells = [f"`{r['model']}`", f"{r['n_parameters']:,}", _pm(r["accuracy"], digits=2), _pm(r["macro_f1"])]
+            if split == "inter":
+                for c in EC57_CLASSES:
+                    cells += [_pm(r["ec57"].get(c, {}).get("sensitivity")), _pm(r["ec57"].get(c, {}).get("ppv"))]
+            cells += [_pm(r["seconds_per_epoch"], 1.0, 1), _count(r["train_seconds"]),
+                      _count(r["inference_beats_per_s"]), f"{r['peak_lr']:g}" if r["peak_lr"] else "–"]
+            lines.append("| " + " | ".join(cells) + " |")
+        classes = list(rows[0]["per_class"])
+        lines += ["", "Per-class sensitivity / precision (%):", "",
+                  "| Model | " + " | ".join(f"{c} Se | {c} +P" for c in classes) + " |",
+                  "|---|" + "---|---|" * len(classes)]
+        for r in rows:
+            cells = [f"`{r['model']}`"]
+            for c in classes:
+                pc = r["per_class"][c]
+                absent = pc["support"] == 0  # no such beats in the test set: no sensitivity
+                cells += ["–" if absent else _pm(pc["sensitivity"]), _pm(pc["precision"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", "Test support: " + ", ".join(f"{c} {rows[0]['per_class'][c]['support']:,}" for c in classes)
+                  + ".", ""]
+        if split == "inter":
+            lines += ["EC57 columns: sensitivity (Se) and positive predictivity (+P) with Q beats left out "
+                      "(`ecgbeat.metrics.ec57_metrics`).", ""]
+    return "\n".join(lines)
+
+
+def git_info() -> tuple[str | None, bool | None]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=5, cwd=REPO).stdout.strip() or None
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10, cwd=REPO).stdout.strip())
+        return commit, dirty
+    except Exception:
+        return None, None
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _clean(obj):
+    """NaN -> None so the JSON is strict."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and math.isnan(float(obj)):
+        return None
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
+    from ecgbeat.pipeline import DataSpec, load_split
+    from ecgbeat.training import TrainConfig
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    commit, dirty = git_info()
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["python benchmarks/accuracy.py", *(argv if argv is not None else sys.argv[1:])]),
+        "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "class_weight": args.class_weight, "records": list(args.records),
+        "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),
+        "git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
+        "torch": torch.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "cpu": cpu_name(), "threads": torch.get_num_threads(),
+        "device": "cuda" if args.device == "auto" and torch.cuda.is_available() else
+                  ("cpu" if args.device == "auto" else args.device),
+    }
+    out_json = args.out / f"{args.stem}.json"
+    out_md = args.out / f"{args.stem}.md"
+    partial = args.out / f"{args.stem}.partial.json"
+    runs: list[dict] = []
+    total = len(args.splits) * len(args.seeds) * len(args.models)
+    t_start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ecgbeat-bench-") as tmp:
+        base = args.keep_runs or Path(tmp)
+        for split_name in args.splits:
+            for seed in args.seeds:
+                spec = DataSpec(mitdb=str(args.mitdb), records=tuple(args.records), split=split_name, seed=seed)
+                split = subsample_train(load_split(spec), args.max_train_beats, seed)
+                for model_name in args.models:
+                    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                         class_weight=args.class_weight, seed=seed,
+                                         device=args.device, max_threads=args.threads)
+                    work = base / f"{split_name}-seed{seed}-{model_name}"
+                    run = run_one(split, model_name, config, work)
+                    runs.append(run)
+                    print(f"[{len(runs)}/{total}] {split_name:5s} seed {seed} {model_name:18s} "
+                          f"acc {run['accuracy']:.4f}  macro-F1 {run['macro_f1']:.4f}  "
+                          f"{run['seconds_per_epoch']:.1f} s/epoch", flush=True)
+                    write_json_atomic(partial, _clean({"meta": meta, "runs": runs}))
+    meta["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    doc = _clean({"meta": meta, "summary": summarise(runs, args.models, args.splits), "runs": runs})
+    write_json_atomic(out_json, doc)
+    write_text_atomic(out_md, render_markdown(doc))
+    partial.unlink(missing_ok=True)
+    print(f"wrote {out_md} and {out_json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,484 @@
+"""Benchmark of "raw ECG in, labelled beats out" (analyze_record and StreamClassifier).
+
+(a) End-to-end classification: models trained on DS1 beats (inter-patient split) analyse the raw
+    DS2 records (R peaks detected, beats cut, classified); detections are matched to the reference
+    beats within 150 ms; EC57 Se / +P for N, S, V, F and accuracy, pooled over the 22 records.
+    For comparison, the same models on the DS2 beats cut at the reference R peaks (the usual
+    beat-level test set).
+(b) Speed: a 30-minute record end to end (read -> labelled beats -> files), warm and as a fresh
+    CLI process; streaming throughput (x real time) and decision latency per chunk size;
+    stream / analyze label agreement on DS2 records; memory over a 24-h stream (the 48 MIT-BIH
+    records back to back).
+
+Run (one thread, a few tens of minutes on a busy 2-core machine)::
+
+    OMP_NUM_THREADS=1 python benchmarks/analyze.py [--quick] [--mitdb PATH]
+
+Models are trained once into ``--models-dir`` (default ``~/.cache/ecgbeat/bench-analyze``, never
+into the repository). Results: ``benchmarks/results/analyze.json`` and ``analyze.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MODELS = {  # name -> (registered model, model_args); "lstm" is the project's LSTM, made small
+    "lstm": ("lstm", {"patch_size": 8, "num_layers": 1}),
+    "lstm+rr": ("lstm", {"patch_size": 8, "num_layers": 1, "n_features": 5}),
+}
+EPOCHS = 8
+SPEED_RECORD = "213"  # DS2, 30 min, 3251 beats (the most of the DS2 records)
+TARGETS = {"end_to_end_s": 1.5, "throughput_x": 200.0, "latency_median_s": 1.5, "latency_max_s": 3.0,
+           "agreement": 0.99}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mitdb", default=os.environ.get("ECGBEAT_MITDB") or str(ROOT.parent / "shared" / "data" / "mitdb"))
+    p.add_argument("--models-dir", default=str(Path.home() / ".cache" / "ecgbeat" / "bench-analyze"))
+    p.add_argument("--quick", action="store_true", help="fewer records and chunk sizes, 2-h memory run")
+    p.add_argument("--only", help="comma-separated sections: accuracy,speed,stream,agreement,memory")
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    mitdb = Path(args.mitdb)
+    sections = set((args.only or "accuracy,speed,stream,agreement,memory").split(","))
+    out_json = RESULTS / "analyze.json"
+    results = _load(out_json)
+    results["environment"] = _environment()
+    results["models"] = {name: _model_info(path) for name, path in ensure_models(mitdb, Path(args.models_dir)).items()}
+    checkpoints = {name: info["checkpoint"] for name, info in results["models"].items()}
+    steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick)),
+             ("speed", lambda: speed(checkpoints["lstm"], mitdb)),
+             ("stream", lambda: stream_speed(checkpoints, mitdb, args.quick)),
+             ("agreement", lambda: agreement(checkpoints, mitdb, args.quick)),
+             ("memory", lambda: memory(checkpoints["lstm"], mitdb, args.quick))]
+    for name, step in steps:
+        if name in sections:
+            t0 = time.perf_counter()
+            print(f"== {name}", flush=True)
+            results[name] = step()
+            results[name]["bench_seconds"] = round(time.perf_counter() - t0, 1)
+            _write(results)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------
+
+
+def ensure_models(mitdb: Path, folder: Path) -> dict:
+    """Train each benchmark model on DS1 (inter split) once; returns name -> checkpoint path."""
+    from ecgbeat.pipeline import DataSpec, load_split, train_model
+    from ecgbeat.training import TrainConfig
+
+    paths, split = {}, None
+    for name, (model, model_args) in MODELS.items():
+        path = folder / name.replace("+", "_") / "model.json"
+        if not _loads(path):
+            split = split or load_split(DataSpec(mitdb=str(mitdb), split="inter"))
+            print(f"training {name} on DS1 ({len(split.train)} beats, {EPOCHS} epochs) ...", flush=True)
+            config = TrainConfig(epochs=EPOCHS, seed=0, device="cpu", max_threads=1, class_weight="sqrt")
+            train_model(split, path.parent, model_name=model, model_args=model_args, config=config,
+                        progress=False)
+        paths[name] = path
+    return paths
+
+
+def _loads(path: Path) -> bool:
+    from ecgbeat.checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(path)
+        return True
+    except Exception:
+        return False
+
+
+def _model_info(path: Path) -> dict:
+    from ecgbeat.checkpoint import read_checkpoint_meta
+
+    meta = read_checkpoint_meta(path)
+    return {"checkpoint": str(path), "model": meta["model"], "model_args": meta["model_args"],
+            "n_parameters": meta.get("n_parameters"), "epochs": meta.get("train_config", {}).get("epochs"),
+            "best_epoch": meta.get("best_epoch"), "val_macro_f1": meta.get("val_macro_f1"),
+            "train_seconds": meta.get("train_seconds"), "split": meta.get("split")}
+
+
+# --------------------------------------------------------------------------------------------
+# (a) accuracy
+# --------------------------------------------------------------------------------------------
+
+
+def accuracy(checkpoints: dict, mitdb: Path, quick: bool) -> dict:
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model, reference_labels
+    from ecgbeat.labels import CLASSES, DS2
+    from ecgbeat.metrics import ec57_metrics
+
+    records = DS2[:6] if quick else DS2
+    out = {"records": list(records), "tolerance_s": 0.15, "runs": {}}
+    for name, ckpt in checkpoints.items():
+        model = load_model(ckpt)
+        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records)
+        for scaling in ("fixed", "causal"):
+            pooled = {"matched": ([], []), "with_detection": ([], [])}
+            n_ref = n_det = n_match = n_unread = 0
+            for rec in records:
+                r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling))
+                ref = reference_labels(r.sample, r.label, r.signal.ann_sample, r.signal.ann_symbol,
+                                       r.signal.fs, r.classes)
+                for key in pooled:
+                    pooled[key][0].append(ref[key][0])
+                    pooled[key][1].append(ref[key][1])
+                n_ref += ref["n_reference_beats"]
+                n_det += len(r.sample)
+                n_match += ref["n_matched"]
+                n_unread += int((r.label == "unreadable").sum())
+            cat = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in pooled.items()}
+            run = {"detection_sensitivity": n_match / n_ref, "detection_ppv": n_match / n_det,
+                   "n_reference_beats": n_ref, "n_detected": n_det, "n_unreadable": n_unread,
+                   "ec57_matched": ec57_metrics(*cat["matched"], CLASSES),
+                   "ec57_with_detection": ec57_metrics(*cat["with_detection"], CLASSES + ("-",))}
+            out["runs"][f"{name} / raw, scaling={scaling}"] = run
+            print(f"  {name} {scaling}: {_ec57_line(run['ec57_matched'])}", flush=True)
+    return out
+
+
+def _beat_level(model, mitdb: Path, records) -> dict:
+    """The model on the DS2 beats cut at the reference R peaks, as in training."""
+    from ecgbeat.datasets import build_beats
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import ec57_metrics
+    from ecgbeat.pipeline import cache_dir
+    from ecgbeat.predict import predict_proba
+
+    beats = build_beats(records, mitdb=mitdb, cache_dir=cache_dir())
+    pred = predict_proba(model[0], beats).argmax(axis=1)
+    return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
+
+
+def _ec57_line(e: dict) -> str:
+    return f"acc {e['accuracy']:.4f} " + " ".join(
+        f"{c} Se {e[c]['sensitivity']:.3f} +P {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F"))
+
+
+# --------------------------------------------------------------------------------------------
+# (b) speed
+# --------------------------------------------------------------------------------------------
+
+
+def speed(checkpoint: str, mitdb: Path) -> dict:
+    """A 30-min record: read -> labelled beats -> CSV, WFDB annotations, JSON (+ PNG)."""
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model, write_outputs
+
+    model = load_model(checkpoint)
+    out = {"record": SPEED_RECORD, "duration_s": None, "warm": {}, "cold_cli_s": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        for scaling in ("fixed", "causal"):
+            for plot in (True, False):
+                times, steps = [], []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    r = analyze_record(mitdb / SPEED_RECORD, model, AnalyzeConfig(scaling=scaling))
+                    t1 = time.perf_counter()
+                    write_outputs(r, tmp, plot=plot)
+                    times.append(time.perf_counter() - t0)
+                    steps.append({**r.timings_s, "write_s": time.perf_counter() - t1})
+                best = int(np.argmin(times))
+                out["duration_s"] = round(r.signal.duration_s, 1)
+                out["n_beats"] = len(r.sample)
+                out["warm"][f"{scaling}, {'with' if plot else 'without'} PNG"] = {
+                    "median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
+                    "steps_s (fastest run)": {k: round(v, 3) for k, v in steps[best].items()}}
+        cmd = [sys.executable, "-m", "ecgbeat", "analyze", "--checkpoint", checkpoint,
+               str(mitdb / SPEED_RECORD), "--out", tmp]
+        env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+        cold = []
+        for _ in range(2):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            cold.append(time.perf_counter() - t0)
+        out["cold_cli_s"] = round(min(cold), 3)
+    print(f"  warm {out['warm']}", flush=True)
+    return out
+
+
+def _stream_run(model, sig, scaling: str, chunk_s: float) -> dict:
+    from ecgbeat.analyze import AnalyzeConfig
+    from ecgbeat.stream import StreamClassifier
+
+    sc = StreamClassifier(model, sig.fs, AnalyzeConfig(scaling=scaling))
+    chunk = max(1, int(round(chunk_s * sig.fs)))
+    x = sig.signal_mV
+    beats = []
+    t0 = time.perf_counter()
+    for i in range(0, len(x), chunk):
+        beats += sc.push(x[i: i + chunk])
+    beats += sc.flush()
+    wall = time.perf_counter() - t0
+    lat = np.array([b["latency_s"] for b in beats[:-3]])  # the last ones wait for the end
+    return {"beats": beats, "wall_s": wall, "x_real_time": sig.duration_s / wall,
+            "latency_median_s": float(np.median(lat)), "latency_p95_s": float(np.percentile(lat, 95)),
+            "latency_p99_s": float(np.percentile(lat, 99)), "latency_max_s": float(lat.max())}
+
+
+def stream_speed(checkpoints: dict, mitdb: Path, quick: bool) -> dict:
+    from ecgbeat.analyze import load_model
+    from ecgbeat.io.signals import read_signal
+
+    sig = read_signal(mitdb / SPEED_RECORD)
+    chunks = (0.1, 1.0) if quick else (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+    cases = [("lstm", "causal", c) for c in chunks] + [("lstm", "fixed", c) for c in (0.1, 1.0)]
+    cases += [("lstm+rr", "causal", c) for c in (0.1, 1.0)]
+    out = {"record": SPEED_RECORD, "duration_s": round(sig.duration_s, 1), "runs": []}
+    models = {name: load_model(path) for name, path in checkpoints.items()}
+    for name, scaling, chunk_s in cases:
+        r = _stream_run(models[name], sig, scaling, chunk_s)
+        row = {"model": name, "scaling": scaling, "chunk_s": chunk_s,
+               **{k: round(v, 3) for k, v in r.items() if k != "beats"}}
+        out["runs"].append(row)
+        print(f"  {row}", flush=True)
+    return out
+
+
+def agreement(checkpoints: dict, mitdb: Path, quick: bool) -> dict:
+    """Labels of StreamClassifier (1-s chunks) vs analyze_record, same model and scaling."""
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model
+    from ecgbeat.io.signals import read_signal
+    from ecgbeat.labels import DS2
+
+    plans = [("lstm", "causal", DS2[:4] if quick else DS2), ("lstm", "fixed", DS2[:2] if quick else DS2[:6]),
+             ("lstm+rr", "causal", DS2[:2] if quick else DS2[:6])]
+    out = {"chunk_s": 1.0, "runs": []}
+    for name, scaling, records in plans:
+        model = load_model(checkpoints[name])
+        same = total = only_one = 0
+        worst = (records[0], 2.0)
+        for rec in records:
+            sig = read_signal(mitdb / rec)
+            res = analyze_record(sig, model, AnalyzeConfig(scaling=scaling))
+            beats = _stream_run(model, sig, scaling, 1.0)["beats"]
+            s = np.array([b["sample"] for b in beats])
+            lab = np.array([b["class"] for b in beats], dtype=object)
+            common, ia, ib = np.intersect1d(res.sample, s, return_indices=True)
+            agree = int((res.label[ia] == lab[ib]).sum())
+            n = len(np.union1d(res.sample, s))  # a beat only one of them found counts as a disagreement
+            same, total, only_one = same + agree, total + n, only_one + n - len(common)
+            if agree / n < worst[1]:
+                worst = (rec, agree / n)
+        row = {"model": name, "scaling": scaling, "records": list(records), "n_beats": total,
+               "agreement": round(same / total, 5), "beats_found_by_one_only": only_one,
+               "worst_record": worst[0], "worst_agreement": round(worst[1], 5)}
+        out["runs"].append(row)
+        print(f"  {row}", flush=True)
+    return out
+
+
+def memory(checkpoint: str, mitdb: Path, quick: bool) -> dict:
+    """RSS over a 24-h stream: the 48 records back to back (causal scaling, 5-s chunks)."""
+    from ecgbeat.analyze import AnalyzeConfig, load_model
+    from ecgbeat.io.signals import read_signal
+    from ecgbeat.labels import MITDB_RECORDS
+    from ecgbeat.stream import StreamClassifier
+
+    model = load_model(checkpoint)
+    records = MITDB_RECORDS[:4] if quick else MITDB_RECORDS
+    sc = StreamClassifier(model, 360.0, AnalyzeConfig(scaling="causal"))
+    sc.push(np.zeros(3600))
+    samples = [{"stream_h": 0.0, "rss_mb": _rss_mb()}]
+    n_beats, peak_buf = 0, {}
+    t0 = time.perf_counter()
+    chunk = 5 * 360
+    for k, rec in enumerate(records):
+        x = read_signal(mitdb / rec).signal_mV
+        for i in range(0, len(x), chunk):
+            n_beats += len(sc.push(x[i: i + chunk]))
+            peak_buf = {key: max(v, peak_buf.get(key, 0)) for key, v in sc.buffer_sizes.items()}
+        del x
+        if (k + 1) % 4 == 0 or k + 1 == len(records):
+            samples.append({"stream_h": round(sc.n_samples / 360.0 / 3600, 2), "rss_mb": _rss_mb()})
+    n_beats += len(sc.flush())
+    wall = time.perf_counter() - t0
+    out = {"records": len(records), "stream_h": round(sc.n_samples / 360.0 / 3600, 2), "n_beats": n_beats,
+           "wall_s": round(wall, 1), "x_real_time": round(sc.n_samples / 360.0 / wall, 1),
+           "rss_mb": samples, "rss_start_mb": samples[0]["rss_mb"], "rss_end_mb": samples[-1]["rss_mb"],
+           "rss_after_1st_block_mb": samples[1]["rss_mb"] if len(samples) > 1 else None,
+           "max_buffer_sizes": peak_buf}
+    print(f"  {out}", flush=True)
+    return out
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+def _environment() -> dict:
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def _load(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except Exception:
+        return {}
+
+
+def _write(results: dict) -> None:
+    from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
+
+    results["targets"] = targets(results)
+    write_json_atomic(RESULTS / "analyze.json", results)
+    write_text_atomic(RESULTS / "analyze.md", markdown(results))
+
+
+def targets(r: dict) -> list[dict]:
+    rows = []
+    if "speed" in r:
+        warm = r["speed"]["warm"]
+        best = min(v["median_s"] for k, v in warm.items() if "with PNG" in k)
+        rows.append({"target": "30-min record end to end (warm, with PNG) <= 1.5 s",
+                     "measured": f"{best:.2f} s (cold CLI process incl. imports: {r['speed']['cold_cli_s']:.2f} s)",
+                     "met": best <= TARGETS["end_to_end_s"]})
+    if "stream" in r:
+        runs = [x for x in r["stream"]["runs"] if x["model"] == "lstm" and x["scaling"] == "causal"]
+        one = next(x for x in runs if x["chunk_s"] == 1.0)
+        ok = [x["chunk_s"] for x in runs if x["x_real_time"] >= TARGETS["throughput_x"]]
+        rows.append({"target": "streaming throughput >= 200x real time",
+                     "measured": f"{one['x_real_time']:.0f}x at 1-s chunks; met at chunks of {ok or 'none'} s",
+                     "met": one["x_real_time"] >= TARGETS["throughput_x"]})
+        small = next(x for x in runs if x["chunk_s"] == 0.1)
+        rows.append({"target": "decision latency median <= 1.5 s, max <= 3 s (causal, 0.1-s chunks)",
+                     "measured": f"median {small['latency_median_s']:.2f} s, p99 {small['latency_p99_s']:.2f} s, "
+                                 f"max {small['latency_max_s']:.2f} s",
+                     "met": small["latency_median_s"] <= TARGETS["latency_median_s"]
+                     and small["latency_max_s"] <= TARGETS["latency_max_s"]})
+        fixed = [x for x in r["stream"]["runs"] if x["scaling"] == "fixed" and x["chunk_s"] == 0.1]
+        if fixed:
+            f = fixed[0]
+            rows.append({"target": "the same latency with fixed (training) windows",
+                         "measured": f"median {f['latency_median_s']:.2f} s, max {f['latency_max_s']:.2f} s",
+                         "met": f["latency_median_s"] <= TARGETS["latency_median_s"]
+                         and f["latency_max_s"] <= TARGETS["latency_max_s"]})
+    if "agreement" in r:
+        for x in r["agreement"]["runs"]:
+            rows.append({"target": f"stream = analyze labels >= 99 % ({x['model']}, {x['scaling']})",
+                         "measured": f"{100 * x['agreement']:.2f} % of {x['n_beats']} beats, "
+                                     f"{len(x['records'])} records (worst {x['worst_record']}: "
+                                     f"{100 * x['worst_agreement']:.2f} %)",
+                         "met": x["agreement"] >= TARGETS["agreement"]})
+    if "memory" in r:
+        m = r["memory"]
+        growth = m["rss_end_mb"] - (m["rss_after_1st_block_mb"] or m["rss_start_mb"])
+        rows.append({"target": "memory flat over a 24-h stream",
+                     "measured": f"RSS {m['rss_start_mb']} MB at start, {m['rss_after_1st_block_mb']} MB "
+                                 f"after 2 h, {m['rss_end_mb']} MB after {m['stream_h']} h",
+                     "met": m["stream_h"] >= 24 and growth < 20})
+    return rows
+
+
+def markdown(r: dict) -> str:
+    env = r.get("environment", {})
+    lines = ["# Raw ECG in, labelled beats out: benchmark", "",
+             f"Machine: {env.get('cpu')} ({env.get('cores')} cores, shared with other jobs; load average "
+             f"at start {env.get('load_average')}), Python {env.get('python')}, torch {env.get('torch')}, "
+             f"1 thread, {env.get('date')}. Produced by `benchmarks/analyze.py`; numbers in `analyze.json`.",
+             "", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for t in r.get("targets", []):
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    if "models" in r:
+        lines += ["", "## Models", "", "| name | model | args | parameters | epochs (best) | val macro-F1 | train s |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, m in r["models"].items():
+            shown = ("patch_size", "num_layers", "n_features", "hidden_size")
+            args = {k: v for k, v in m["model_args"].items() if k in shown}
+            lines.append(f"| {name} | {m['model']} | {args} | {m['n_parameters']} | {m['epochs']} ({m['best_epoch']}) "
+                         f"| {m['val_macro_f1']:.3f} | {m['train_seconds']:.0f} |")
+    if "accuracy" in r:
+        a = r["accuracy"]
+        lines += ["", f"## (a) End-to-end classification on DS2 ({len(a['records'])} records)", "",
+                  "Trained on DS1 beats (inter-patient split, de Chazal 2004); detections matched to "
+                  "reference beats within 150 ms; Q reference beats excluded (EC57 / de Chazal). "
+                  "*matched*: beats both found; *with detection*: missed, unreadable and false "
+                  "detections counted as errors of their class.", "",
+                  "| run | det. Se | det. +P | acc | N Se | N +P | S Se | S +P | V Se | V +P | F Se | F +P |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, run in a["runs"].items():
+            for kind in ("ec57_matched", "ec57_with_detection"):
+                if kind not in run:
+                    continue
+                e = run[kind]
+                det = (f"{run['detection_sensitivity']:.4f} | {run['detection_ppv']:.4f}"
+                       if "detection_sensitivity" in run else "– | –")
+                label = name + (" (with detection)" if kind == "ec57_with_detection" else "")
+                cells = " | ".join(f"{e[c]['sensitivity']:.3f} | {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F"))
+                lines.append(f"| {label} | {det} | {e['accuracy']:.4f} | {cells} |")
+    if "speed" in r:
+        s = r["speed"]
+        lines += ["", f"## (b) Speed: record {s['record']} ({s['duration_s']} s, {s.get('n_beats')} beats)", "",
+                  "| run | median s | min s | steps of the fastest run (s) |", "|---|---|---|---|"]
+        for k, v in s["warm"].items():
+            lines.append(f"| warm, {k} | {v['median_s']} | {v['min_s']} | {v['steps_s (fastest run)']} |")
+        lines.append(f"| fresh `ecgbeat analyze` process (imports, model load, PNG) | {s['cold_cli_s']} | | |")
+    if "stream" in r:
+        lines += ["", f"## Streaming (record {r['stream']['record']}, pushed as fast as possible)", "",
+                  "Latency: stream time from the R peak to the push that returns the beat "
+                  "(includes waiting for the chunk to fill).", "",
+                  "| model | scaling | chunk s | x real time | latency median s | p95 | p99 | max |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for x in r["stream"]["runs"]:
+            lines.append(f"| {x['model']} | {x['scaling']} | {x['chunk_s']} | {x['x_real_time']:.0f} | "
+                         f"{x['latency_median_s']:.2f} | {x['latency_p95_s']:.2f} | {x['latency_p99_s']:.2f} | "
+                         f"{x['latency_max_s']:.2f} |")
+    if "agreement" in r:
+        lines += ["", "## Stream vs analyze_record (1-s chunks)", "",
+                  "| model | scaling | records | beats | agreement | found by one only | worst record |",
+                  "|---|---|---|---|---|---|---|"]
+        for x in r["agreement"]["runs"]:
+            lines.append(f"| {x['model']} | {x['scaling']} | {len(x['records'])} | {x['n_beats']} | "
+                         f"{100 * x['agreement']:.3f} % | {x['beats_found_by_one_only']} | "
+                         f"{x['worst_record']} ({100 * x['worst_agreement']:.2f} %) |")
+    if "memory" in r:
+        m = r["memory"]
+        lines += ["", f"## Memory over a {m['stream_h']}-h stream ({m['records']} records back to back, "
+                  f"{m['n_beats']} beats, {m['x_real_time']}x real time)", "",
+                  "| stream h | " + " | ".join(str(s["stream_h"]) for s in m["rss_mb"]) + " |",
+                  "|---|" + "---|" * len(m["rss_mb"]),
+                  "| RSS MB | " + " | ".join(str(s["rss_mb"]) for s in m["rss_mb"]) + " |", "",
+                  f"Largest internal buffers: {m['max_buffer_sizes']} (input samples, 125-Hz samples, R peaks)."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""Beat classification on a live ECG stream, with bounded memory.
+
+:class:`StreamClassifier` takes consecutive chunks of one lead and returns each beat once it is
+decided. It uses the streaming R-peak detector (:class:`ecgbeat.dsp.RPeakDetector`) and the very
+helpers of :mod:`ecgbeat.analyze` (unreadable mask, polyphase resampling, beat cutting, RR
+features, classification), computed on sliding buffers so that every beat sees exactly the
+samples it would see in :func:`ecgbeat.analyze.analyze_record` with the same ``scaling``:
+
+``"causal"``
+    a beat is decided as soon as its samples (one beat length after the R peak) and its
+    unreadable test are final and the detector has confirmed it; about 1 s latency.
+``"fixed"``
+    the training windows; a beat is decided when its whole window (and its last beat) is in,
+    so latency is up to ``window_s`` + 1.5 s.
+
+With a model that takes RR features, a beat also waits for the next R peak (at most
+``max_next_rr_s`` + 1.5 s; a longer next RR counts as unknown, as in ``analyze_record``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from .analyze import (
+    UNREADABLE,
+    AnalyzeConfig,
+    Plan,
+    beat_dict,
+    beat_length,
+    beat_params,
+    beat_rr_features,
+    beats_readable,
+    classify,
+    cut_causal,
+    cut_fixed,
+    fir_taps,
+    labels_of,
+    load_model,
+    mask_target,
+    to_target,
+    unreadable_mask,
+)
+from .errors import EcgbeatError
+
+#: Extra wait (s) for the detector to confirm a peak after the time a decision needs.
+CONFIRM_S = 1.5
+#: "fixed" scaling: a window counts as complete this long (s) after its end even when no later
+#: R peak has been confirmed yet (asystole, signal loss).
+WINDOW_WAIT_S = 3.0
+
+
+class StreamClassifier:
+    """Classify the beats of a stream of ECG samples as they arrive.
+
+    Parameters
+    ----------
+    checkpoint_or_model : str, os.PathLike, (nn.Module, dict) or nn.Module
+        As for :func:`ecgbeat.analyze.analyze_record`.
+    fs : float
+        Sampling frequency of the stream, Hz (50..2000).
+    config : AnalyzeConfig, optional
+        ``scaling`` ("fixed" or "causal") and the unreadable-signal settings; must match the
+        ``analyze_record`` run it is compared with.
+    units : str, default "mV"
+        Unit of the pushed samples ("mV", "uV", "V").
+
+    Examples
+    --------
+    >>> sc = StreamClassifier("model.json", fs=360)                 # doctest: +SKIP
+    >>> for chunk in chunks:                                        # doctest: +SKIP
+    ...     for beat in sc.push(chunk):
+    ...         print(beat["time_s"], beat["class"], beat["latency_s"])
+    >>> tail = sc.flush()                                           # doctest: +SKIP
+    """
+
+    def __init__(self, checkpoint_or_model, fs: float, config: AnalyzeConfig | None = None,
+                 units: str = "mV"):
+        from .io.signals import unit_factor
+
+        self.config = config or AnalyzeConfig()
+        self._model, self._meta = load_model(checkpoint_or_model)
+        self.classes = tuple(self._meta["classes"])
+        self._plan = Plan.make(fs, beat_params(self._meta), self.config)
+        self._factor = unit_factor(units)
+        self._n_features = int(getattr(self._model, "n_features", 0) or 0)
+        self.reset()
+
+    @property
+    def fs(self) -> float:
+        return self._plan.fs_in
+
+    @property
+    def n_samples(self) -> int:
+        """Samples pushed so far."""
+        return self._n
+
+    @property
+    def buffer_sizes(self) -> dict:
+        """Lengths of the internal buffers (input samples, target samples, R peaks): they stay
+        bounded however long the stream runs."""
+        return {"input": len(self._x), "target": len(self._y), "peaks": len(self._peaks_t)}
+
+    def reset(self) -> None:
+        """Forget the stream; the next push starts at sample 0."""
+        from .dsp import RPeakDetector
+
+        self._det = RPeakDetector(self._plan.fs_in)
+        self._n = 0
+        self._x = np.zeros(0)              # input samples from absolute index _x0 (NaN kept)
+        self._bad = np.zeros(0, dtype=bool)
+        self._x0 = 0
+        self._mask_done = 0                # input samples whose unreadable flag is final
+        self._rs_a = 0                     # resampler segment start (multiple of plan.down)
+        self._y = np.zeros(0)              # target-rate samples from absolute index _y0
+        self._y0 = 0
+        self._peaks_in = np.zeros(0, dtype=np.int64)   # recent confirmed peaks (input rate)
+        self._peaks_t = np.zeros(0, dtype=np.int64)    # the same at the target rate
+        self._undecided = 0                # index into the recent peaks of the first undecided
+        self._run_start = None             # open unreadable run (absolute input index)
+        self._segments: deque = deque(maxlen=10_000)
+        self._finished = False
+
+    def push(self, samples) -> list[dict]:
+        """Append samples; return the beats decided by them.
+
+        Parameters
+        ----------
+        samples : array_like, shape (n,)
+            The next samples of the lead (NaN marks missing samples).
+
+        Returns
+        -------
+        list of dict
+            Per beat: ``sample`` (from the stream start), ``time_s``, ``class`` (a class letter or
+            ``"unreadable"``), ``probabilities`` (class -> p; None when unreadable) and
+            ``latency_s`` (stream time from the R peak to the decision).
+        """
+        if self._finished:
+            raise EcgbeatError("push() after flush(): call reset() to start a new stream")
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim != 1:
+            raise EcgbeatError(f"push() takes one lead (1-D samples), got shape {x.shape}")
+        x = np.where(np.isinf(x), np.nan, x * self._factor)
+        self._x = np.concatenate([self._x, x])
+        self._bad = np.concatenate([self._bad, np.zeros(len(x), dtype=bool)])
+        self._n += len(x)
+        self._add_peaks(self._det.push(x))
+        return self._advance(final=False)
+
+    def flush(self) -> list[dict]:
+        """End of the stream: decide the remaining beats (a beat cut short is unreadable)."""
+        if self._finished:
+            return []
+        self._add_peaks(self._det.flush())
+        out = self._advance(final=True)
+        self._finished = True
+        return out
+
+    def pop_segments(self) -> list[dict]:
+        """Unreadable segments closed since the last call: ``start_s``, ``end_s``."""
+        out = [{"start_s": round(a / self.fs, 3), "end_s": round(b / self.fs, 3)} for a, b in self._segments]
+        self._segments.clear()
+        return out
+
+    # ----------------------------------------------------------------------------------------
+
+    def _advance(self, final: bool) -> list[dict]:
+        self._update_mask(final)
+        self._update_target(final)
+        beats = self._decide(final)
+        self._trim()
+        return beats
+
+    def _add_peaks(self, peaks: np.ndarray) -> None:
+        peaks = np.asarray(peaks, dtype=np.int64)
+        if len(peaks):
+            self._peaks_in = np.concatenate([self._peaks_in, peaks])
+            self._peaks_t = np.concatenate([self._peaks_t, to_target(peaks, self._plan)])
+
+    def _update_mask(self, final: bool) -> None:
+        b = self._plan.block
+        end = self._n if final else (self._n // b) * b
+        if end <= self._mask_done:
+            return
+        lo, hi = self._mask_done - self._x0, end - self._x0
+        bad = unreadable_mask(self._x[lo:hi], self._plan, start=self._mask_done)
+        self._bad[lo:hi] = bad
+        self._track_segments(bad, self._mask_done, final)
+        self._mask_done = end
+
+    def _track_segments(self, bad: np.ndarray, start: int, final: bool) -> None:
+        prev = 1 if self._run_start is not None else 0
+        edges = np.diff(np.concatenate([[prev], bad.astype(np.int8)]))
+        for i in np.flatnonzero(edges):
+            if edges[i] == 1:
+                self._run_start = start + int(i)
+            else:
+                self._segments.append((self._run_start, start + int(i)))
+                self._run_start = None
+        if final and self._run_start is not None:
+            self._segments.append((self._run_start, start + len(bad)))
+            self._run_start = None
+
+    def _update_target(self, final: bool) -> None:
+        """Extend the target-rate signal by the samples whose value and mask are now final."""
+        p, n = self._plan, self._n
+        y_done = self._y0 + len(self._y)
+        total = -((-n * p.up) // p.down)
+        if final:
+            j_new = total
+        else:
+            half = 10 * max(p.up, p.down) if p.up != p.down else 0
+            j_res = ((n - 1) * p.up - half) // p.down + 1
+            j_mask = ((self._mask_done - 1 - p.margin) * p.up) // p.down + 1
+            j_new = min(j_res, j_mask, total)
+        if j_new <= y_done:
+            return
+        y = self._resample(y_done, j_new)
+        y[mask_target(self._bad, p, y_done, j_new, i0=self._x0, n_in=n)] = np.nan
+        self._y = np.concatenate([self._y, y])
+
+    def _resample(self, j1: int, j2: int) -> np.ndarray:
+        from scipy.signal import resample_poly
+
+        p = self._plan
+        seg = np.nan_to_num(self._x[self._rs_a - self._x0:], nan=0.0)
+        if p.up == p.down:
+            return seg[j1 - self._rs_a: j2 - self._rs_a].copy()
+        off = self._rs_a * p.up // p.down
+        return resample_poly(seg, p.up, p.down, window=fir_taps(p.up, p.down))[j1 - off: j2 - off]
+
+    def _decide(self, final: bool) -> list[dict]:
+        ready = []
+        k = self._undecided
+        while k < len(self._peaks_t) and self._ready(k, final):
+            ready.append(k)
+            k += 1
+        if not ready:
+            return []
+        self._undecided = k
+        return self._classify(np.array(ready, dtype=np.int64), final)
+
+    def _ready(self, k: int, final: bool) -> bool:
+        if final:
+            return True
+        p, pt = self._plan, self._peaks_t
+        y_done = self._y0 + len(self._y)
+        n_t = self._n * p.params.fs / p.fs_in  # stream time at the target rate
+        wait_t = WINDOW_WAIT_S * p.params.fs
+        if self.config.scaling == "causal":
+            first = np.searchsorted(pt, pt[k] - p.window, side="left")
+            need = pt[k] + beat_length(np.diff(pt[first: k + 1]), p.params)
+        else:
+            w_end = (pt[k] // p.window + 1) * p.window
+            closed = pt[-1] >= w_end or n_t >= w_end + wait_t
+            need = w_end + p.params.n_samples if closed else np.inf
+        if y_done < need:
+            return False
+        if self._n_features and k + 1 >= len(pt):
+            return (self._n - self._peaks_in[k]) / p.fs_in > self.config.max_next_rr_s + CONFIRM_S
+        return True
+
+    def _classify(self, ready: np.ndarray, final: bool) -> list[dict]:
+        p = self._plan
+        y_end = self._y0 + len(self._y)
+        end = y_end if final else y_end + 10 * p.window  # not the signal end yet
+        cut = cut_fixed if self.config.scaling == "fixed" else cut_causal
+        lost = np.maximum(self._peaks_t[ready] - p.window, 0) < self._y0  # window no longer buffered
+        X, length = cut(self._y, self._y0, self._peaks_t, ready, p.params, end)
+        ok = beats_readable(self._y, self._y0, self._peaks_t[ready], length, p, end) & ~lost
+        if self.config.scaling == "fixed":
+            ok &= (self._peaks_t[ready] // p.window) * p.window >= self._y0
+        lo = max(0, int(ready[0]) - 11)
+        rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
+        proba = classify(self._model, self._meta, X, rr[ready - lo], ok)
+        labels = labels_of(proba, self.classes)
+        return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
+                          latency_s=(self._n - self._peaks_in[k]) / p.fs_in)
+                for k, lab, pr in zip(ready, labels, proba)]
+
+    def _trim(self) -> None:
+        """Drop samples and peaks no later decision can need (bounded memory)."""
+        p = self._plan
+        y_end = self._y0 + len(self._y)
+        keep_t = y_end - 2 * p.window - 2 * p.params.n_samples
+        if self._undecided < len(self._peaks_t):
+            keep_t = min(keep_t, (self._peaks_t[self._undecided] // p.window - 1) * p.window)
+        keep_t = max(self._y0, keep_t)
+        self._y = self._y[keep_t - self._y0:]
+        self._y0 = keep_t
+        # peaks: those of the kept signal and the 11 before the first undecided (RR features)
+        drop = min(int(np.searchsorted(self._peaks_t, keep_t - p.window)), max(0, self._undecided - 12))
+        if drop > 0:
+            self._peaks_in, self._peaks_t = self._peaks_in[drop:], self._peaks_t[drop:]
+            self._undecided -= drop
+        # input: the resampler's next segment, the mask of the next target samples, open block
+        half = 10 * max(p.up, p.down) if p.up != p.down else 0
+        first_in = max(0, (y_end * p.down - half) // p.up - 1)
+        self._rs_a = max(self._rs_a, (first_in // p.down) * p.down)
+        need_mask = (y_end * p.down) // p.up - p.margin
+        keep_in = max(self._x0, min(self._rs_a, need_mask, self._mask_done))
+        self._x = self._x[keep_in - self._x0:]
+        self._bad = self._bad[keep_in - self._x0:]
+        self._x0 = keep_in
+
+
+# --------------------------------------------------------------------------------------------
+# replaying a file or reading text samples (the ``ecgbeat stream`` command)
+# --------------------------------------------------------------------------------------------
+
+
+def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.1,
+           config: AnalyzeConfig | None = None, lead: str | None = None, fs: float | None = None,
+           units: str | None = None):
+    """Stream a recorded file through a :class:`StreamClassifier`, in real time x ``speed``.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or EcgSignal
+        Any file :func:`ecgbeat.io.signals.read_signal` reads (converted to mV there).
+    checkpoint_or_model
+        As for :class:`StreamClassifier`.
+    speed : float, default 1.0
+        Replay speed (1 = real time); 0 = as fast as possible.
+    chunk_s : float, default 0.1
+        Samples pushed at a time, seconds.
+    config, lead, fs, units
+        Analysis settings and :func:`read_signal` options.
+
+    Yields
+    ------
+    dict
+        Beat dicts (see :meth:`StreamClassifier.push`), ``{"event": "unreadable", "start_s",
+        "end_s"}`` per closed unreadable segment, and a final ``{"event": "end", ...}``.
+    """
+    from .io.signals import EcgSignal, read_signal
+
+    sig = source if isinstance(source, EcgSignal) else read_signal(source, lead=lead, fs=fs, units=units)
+    sc = StreamClassifier(checkpoint_or_model, sig.fs, config)
+    chunk = _chunk_len(chunk_s, sig.fs)
+    x = sig.signal_mV
+    yield from _run(sc, (x[i: i + chunk] for i in range(0, len(x), chunk)), speed)
+
+
+def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.1,
+                config: AnalyzeConfig | None = None, units: str = "mV"):
+    """Stream samples given as text (numbers separated by white space, commas or new lines,
+    e.g. standard input); ``nan`` marks a missing sample. Yields as :func:`replay`."""
+    sc = StreamClassifier(checkpoint_or_model, fs, config, units=units)
+    yield from _run(sc, _text_chunks(lines, _chunk_len(chunk_s, fs)), speed=0.0)
+
+
+def _chunk_len(chunk_s: float, fs: float) -> int:
+    if not chunk_s > 0:
+        raise EcgbeatError(f"chunk length must be positive, got {chunk_s} s")
+    return max(1, int(round(chunk_s * fs)))
+
+
+def _text_chunks(lines, chunk: int):
+    buf: list[float] = []
+    for number, line in enumerate(lines, start=1):
+        for token in line.replace(",", " ").split():
+            try:
+                buf.append(float(token))
+            except ValueError:
+                raise EcgbeatError(f"input line {number}: not a number: {token[:40]!r}") from None
+        if len(buf) >= chunk:
+            yield np.array(buf)
+            buf = []
+    if buf:
+        yield np.array(buf)
+
+
+def _run(sc: StreamClassifier, chunks, speed: float):
+    import time
+
+    if speed < 0:
+        raise EcgbeatError(f"--speed must be >= 0, got {speed}")
+    counts = {c: 0 for c in (*sc.classes, UNREADABLE)}
+    start = time.monotonic()
+    for chunk in chunks:
+        if speed > 0:
+            due = start + (sc.n_samples + len(chunk)) / sc.fs / speed
+            time.sleep(max(0.0, due - time.monotonic()))
+        for beat in sc.push(chunk):
+            counts[beat["class"]] += 1
+            yield beat
+        yield from ({"event": "unreadable", **seg} for seg in sc.pop_segments())
+    for beat in sc.flush():
+        counts[beat["class"]] += 1
+        yield beat
+    yield from ({"event": "unreadable", **seg} for seg in sc.pop_segments())
+    yield {"event": "end", "n_samples": sc.n_samples, "duration_s": round(sc.n_samples / sc.fs, 3),
+           "n_beats": sum(counts.values()), "beats_per_class": counts}

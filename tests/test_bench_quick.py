@@ -1,0 +1,50 @@
+"""``benchmarks/accuracy.py --quick`` runs end to end and writes its two reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ecgbeat.models import list_models
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_accuracy_benchmark_quick(mitdb, tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--quick", "--out", str(out),
+         "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+    # exactly the two reports, under their quick names (real results are never overwritten)
+    assert sorted(p.name for p in out.iterdir()) == ["accuracy_quick.json", "accuracy_quick.md"]
+    doc = json.loads((out / "accuracy_quick.json").read_text())
+    meta = doc["meta"]
+    assert meta["quick"] is True and meta["epochs"] == 1 and meta["seeds"] == [0]
+    assert meta["splits"] == ["intra"] and len(meta["records"]) <= 4
+    for key in ("git_commit", "machine", "cpu", "torch", "threads", "date", "total_seconds"):
+        assert key in meta
+
+    models = list_models()
+    assert [r["model"] for r in doc["summary"]] == models
+    assert len(doc["runs"]) == len(models)
+    for row in doc["summary"]:
+        assert row["split"] == "intra" and row["seeds"] == [0]
+        assert 0.0 <= row["accuracy"]["mean"] <= 1.0 and 0.0 <= row["macro_f1"]["mean"] <= 1.0
+        assert row["n_parameters"] > 0
+        assert row["train_seconds"]["mean"] > 0 and row["inference_beats_per_s"]["mean"] > 0
+        assert set(row["per_class"]) == {"N", "S", "V", "F", "Q"}
+        assert {"sensitivity", "precision"} <= set(row["per_class"]["V"])
+        assert {"S", "V"} <= set(row["ec57"])
+    for run in doc["runs"]:
+        assert run["epochs_run"] == 1 and run["n_train"] <= 2000
+
+    md = (out / "accuracy_quick.md").read_text()
+    assert md.startswith("# Accuracy benchmark (quick smoke run)")
+    assert "Intra-patient split" in md and "| Model | Params | Accuracy | Macro-F1 |" in md
+    for name in models:
+        assert f"`{name}`" in md
