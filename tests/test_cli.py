@@ -96,14 +96,32 @@ def test_plot_redraws_figures(demo_run, mitdb):
     assert len(list((run / "figures").glob("*.png"))) == 6
 
 
-def test_resume_continues_training(mitdb, tmp_path):
-    common = ["--mitdb", mitdb, "--records", "100,208", "--out", tmp_path, "--seed", "2"]
-    first = run_cli("train", *common, "--epochs", "1")
-    assert first.returncode == 0, first.stderr[-2000:]
-    resumed = run_cli("train", *common, "--epochs", "2", "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    history = json.loads((tmp_path / "history.json").read_text())
-    assert [h["epoch"] for h in history] == [1, 2]
+def test_resume_after_interruption_matches_uninterrupted_run(mitdb, tmp_path, monkeypatch):
+    """Kill training after epoch 1, resume: the history equals a run that was never stopped."""
+    from ecgbeat import cli, training
+
+    common = ["train", "--mitdb", str(mitdb), "--records", "100,208", "--epochs", "2", "--seed", "2"]
+    assert cli.main([*common, "--out", str(tmp_path / "whole")]) == 0
+    save = training._save_state
+
+    def save_then_die(*args, **kwargs):
+        save(*args, **kwargs)
+        raise KeyboardInterrupt  # as if the machine went down right after epoch 1
+
+    monkeypatch.setattr(training, "_save_state", save_then_die)
+    assert cli.main([*common, "--out", str(tmp_path / "cut")]) == 130
+    assert not (tmp_path / "cut" / "model.json").exists() and (tmp_path / "cut" / "last.pt").is_file()
+    monkeypatch.setattr(training, "_save_state", save)
+    assert cli.main([*common, "--out", str(tmp_path / "cut"), "--resume"]) == 0
+    whole = json.loads((tmp_path / "whole" / "history.json").read_text())
+    resumed = json.loads((tmp_path / "cut" / "history.json").read_text())
+    assert [h["epoch"] for h in resumed] == [1, 2]
+    for a, b in zip(whole, resumed):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+        assert a["val_macro_f1"] == b["val_macro_f1"]
+    # a different epoch count is another run, not a resume
+    assert cli.main([*common[:-4], "--epochs", "3", "--seed", "2", "--out", str(tmp_path / "cut"),
+                     "--resume"]) == 2
 
 
 @pytest.mark.parametrize(
@@ -113,7 +131,9 @@ def test_resume_continues_training(mitdb, tmp_path):
         (["train", "--mitdb", "/no/such/dir"], "/no/such/dir: MIT-BIH folder not found"),
         (["train", "--train-csv", "a.csv"], "give both --train-csv and --test-csv"),
         (["train", "--model", "resnet9000", "--train-csv", "bad.csv", "--test-csv", "bad.csv"],
-         "bad.csv: line 2"),
+         "unknown model 'resnet9000'; choose from"),
+        (["train", "--train-csv", "bad.csv", "--test-csv", "bad.csv"],
+         "bad.csv: line 2: expected 188 comma-separated values, found 12"),
         (["train", "--model-args", "{oops", "--train-csv", "bad.csv", "--test-csv", "bad.csv"], "bad.csv"),
     ],
 )

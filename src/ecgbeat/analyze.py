@@ -23,7 +23,8 @@ Window scaling (``scaling``):
 Preprocessing shared with training: no filtering of the beat signal (the training beats were cut
 from the raw lead); resampling is polyphase (``scipy.signal.resample_poly``) instead of the FFT
 resampling of the whole record used to build the training beats (the same band-limited signal,
-but computable on a stream); R-peak positions map to ``fs`` as ``int(sample * fs / fs_in)``.
+but computable on a stream); R-peak positions map to ``fs`` by truncation, as for the training
+beats (``sample * up // down``). The R-peak detector filters its own copy of the signal (band-pass).
 
 Unreadable input: NaN samples and flat blocks (``block_s`` blocks whose peak-to-peak amplitude is
 at most ``flat_tol_mV``: lead off, ADC saturation) are unreadable. They are excluded from the
@@ -248,12 +249,15 @@ def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, plot: bool
 
     out = Path(out_dir)
     name = _safe_name(result.signal.name)
-    paths = {"csv": write_beats_csv(result, out / f"{name}_beats.csv"),
-             "annotations": write_annotations(result, Path(annotation_dir or out), name, annotation_ext)}
-    if plot:
-        paths["plot"] = write_strip_plot(result, out / f"{name}_strip.png")
-    summary = {**result.summary, "outputs": {k: str(v) for k, v in paths.items()}}
-    paths["summary"] = write_json_atomic(out / f"{name}_summary.json", summary)
+    try:
+        paths = {"csv": write_beats_csv(result, out / f"{name}_beats.csv"),
+                 "annotations": write_annotations(result, Path(annotation_dir or out), name, annotation_ext)}
+        if plot:
+            paths["plot"] = write_strip_plot(result, out / f"{name}_strip.png")
+        summary = {**result.summary, "outputs": {k: str(v) for k, v in paths.items()}}
+        paths["summary"] = write_json_atomic(out / f"{name}_summary.json", summary)
+    except OSError as exc:
+        raise EcgbeatError(f"{exc.filename or out}: cannot write output ({exc.strerror or exc})") from None
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -481,11 +485,10 @@ def _causal_lengths(peaks_t: np.ndarray, index: np.ndarray, params: BeatParams, 
     width = max(1, int(count.max()))
     col = np.arange(width)[None, :]
     take = np.clip(first[:, None] + col, 0, max(len(rr) - 1, 0))
-    values = np.where(col < count[:, None], rr[take] if len(rr) else np.nan, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # rows without RR
-        median = np.nanmedian(values, axis=1)
-    median = np.where(count > 0, median, params.fs)
+    values = np.sort(np.where(col < count[:, None], rr[take] if len(rr) else np.inf, np.inf), axis=1)
+    rows = np.arange(len(index))
+    lo, hi = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2  # the middle one or two
+    median = np.where(count > 0, 0.5 * (values[rows, lo] + values[rows, hi]), params.fs)
     return np.clip(np.round(params.rr_factor * median), 1, params.n_samples).astype(np.int64)
 
 

@@ -87,7 +87,11 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from .models import list_models
     from .pipeline import load_split, train_model
+
+    if args.model not in list_models():  # before minutes of data loading
+        raise EcgbeatError(f"unknown model {args.model!r}; choose from {', '.join(list_models())}")
 
     split = load_split(_spec(args), progress=True)
     path, meta = train_model(split, args.out, model_name=args.model, model_args=_model_args(args.model_args),
@@ -169,13 +173,16 @@ def cmd_models(args) -> None:
 
 
 def cmd_analyze(args) -> None:
+    from pathlib import Path
+
     from .analyze import AnalyzeConfig, analyze_record, load_model, write_outputs
 
     model = load_model(args.checkpoint)
     for source in args.records:
         result = analyze_record(source, model, AnalyzeConfig(scaling=args.scaling or "fixed"), lead=args.lead,
                                 fs=args.fs, units=args.units)
-        paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext)
+        paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
+                              annotation_dir=Path(result.signal.path).parent if args.ann_beside else None)
         s = result.summary
         print(f"{s['record']}: {s['n_beats']} beats {json.dumps(s['beats_per_class'])}, heart rate "
               f"{json.dumps(s['heart_rate_bpm'])} bpm, ectopic % {json.dumps(s['ectopic_burden_percent'])}, "
@@ -261,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="analysis", help="output folder (default: analysis)")
     p.add_argument("--no-plot", action="store_true", help="skip the strip plot PNG")
     p.add_argument("--ann-ext", default="ecgb", help="WFDB annotation file extension (default: ecgb)")
+    p.add_argument("--ann-beside", action="store_true", help="write the annotation file beside the record")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("stream", help="classify beats of a file replayed in real time, or of stdin; "

@@ -130,6 +130,13 @@ def _load_cache(path: Path) -> BeatSet | None:
         return None  # a damaged cache is rebuilt, not trusted
 
 
+def _strata(y: np.ndarray) -> np.ndarray | None:
+    """Labels to stratify on: classes with fewer than 2 beats (a few records) join the largest."""
+    counts = np.bincount(y, minlength=1)
+    strata = np.where(counts[y] < 2, counts.argmax(), y)
+    return strata if len(np.unique(strata)) > 1 else None
+
+
 def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fraction: float = 0.1,
                 test_fraction: float = 0.2) -> Split:
     """Train / validation / test sets.
@@ -146,7 +153,7 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
     index = np.arange(len(beats))
     if split == "intra":
         train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
-                                               stratify=beats.y)
+                                               stratify=_strata(beats.y))
         info = {"test_fraction": test_fraction}
     else:
         train_idx = index[np.isin(beats.record, DS1)]
@@ -155,10 +162,8 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
             raise EcgbeatError("inter-patient split needs records of both DS1 and DS2")
         info = {"train_records": sorted(set(beats.record[train_idx])),
                 "test_records": sorted(set(beats.record[test_idx]))}
-    y_train = beats.y[train_idx]
-    stratify = y_train if np.bincount(y_train).min(initial=2) >= 2 and len(np.unique(y_train)) > 1 else None
     fit_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, random_state=seed,
-                                        stratify=stratify)
+                                        stratify=_strata(beats.y[train_idx]))
     info.update({"val_fraction": val_fraction, "n_train": len(fit_idx), "n_val": len(val_idx),
                  "n_test": len(test_idx)})
     return Split(train=beats.subset(np.sort(fit_idx)), val=beats.subset(np.sort(val_idx)),

@@ -121,6 +121,7 @@ class StreamClassifier:
         self._run_start = None             # open unreadable run (absolute input index)
         self._segments: deque = deque(maxlen=10_000)
         self._finished = False
+        self._wake = 0                     # push() only buffers while n_samples < _wake
 
     def push(self, samples) -> list[dict]:
         """Append samples; return the beats decided by them.
@@ -146,7 +147,10 @@ class StreamClassifier:
         self._x = np.concatenate([self._x, x])
         self._bad = np.concatenate([self._bad, np.zeros(len(x), dtype=bool)])
         self._n += len(x)
-        self._add_peaks(self._det.push(x))
+        peaks = self._det.push(x)
+        if len(peaks) == 0 and self._n < self._wake:
+            return []  # nothing can be decided yet: only buffer
+        self._add_peaks(peaks)
         return self._advance(final=False)
 
     def flush(self) -> list[dict]:
@@ -171,6 +175,7 @@ class StreamClassifier:
         self._update_target(final)
         beats = self._decide(final)
         self._trim()
+        self._wake = self._next_wake()
         return beats
 
     def _add_peaks(self, peaks: np.ndarray) -> None:
@@ -245,22 +250,44 @@ class StreamClassifier:
     def _ready(self, k: int, final: bool) -> bool:
         if final:
             return True
+        need_t, _, rr_n = self._needs(k)
+        return self._y0 + len(self._y) >= need_t and self._n >= rr_n
+
+    def _needs(self, k: int) -> tuple[float, int, int]:
+        """What beat ``k`` waits for: target samples up to ``need_t`` (inf while its "fixed"
+        window is open), the input count that closes that window by time, and the input count
+        after which its next RR counts as unknown (RR features only)."""
         p, pt = self._plan, self._peaks_t
-        y_done = self._y0 + len(self._y)
-        n_t = self._n * p.params.fs / p.fs_in  # stream time at the target rate
-        wait_t = WINDOW_WAIT_S * p.params.fs
+        close_n = 0
         if self.config.scaling == "causal":
             first = np.searchsorted(pt, pt[k] - p.window, side="left")
-            need = pt[k] + beat_length(np.diff(pt[first: k + 1]), p.params)
+            need_t = pt[k] + beat_length(np.diff(pt[first: k + 1]), p.params)
         else:
             w_end = (pt[k] // p.window + 1) * p.window
-            closed = pt[-1] >= w_end or n_t >= w_end + wait_t
-            need = w_end + p.params.n_samples if closed else np.inf
-        if y_done < need:
-            return False
+            close_n = int(np.ceil((w_end + WINDOW_WAIT_S * p.params.fs) * p.down / p.up))
+            closed = pt[-1] >= w_end or self._n >= close_n
+            need_t = w_end + p.params.n_samples if closed else np.inf
+        rr_n = 0
         if self._n_features and k + 1 >= len(pt):
-            return (self._n - self._peaks_in[k]) / p.fs_in > self.config.max_next_rr_s + CONFIRM_S
-        return True
+            rr_n = int(self._peaks_in[k] + (self.config.max_next_rr_s + CONFIRM_S) * p.fs_in) + 1
+        return need_t, close_n, rr_n
+
+    def _next_wake(self) -> int:
+        """Input count before which no beat can be decided without a new R peak (pushes before
+        it only buffer samples); at most 1 s (nothing pending) or 2 s ahead."""
+        p, n = self._plan, self._n
+        if self._undecided >= len(self._peaks_t):
+            return n + int(p.fs_in)
+        need_t, close_n, rr_n = self._needs(self._undecided)
+        if need_t == np.inf:
+            wake = close_n
+        else:
+            half = 10 * max(p.up, p.down) if p.up != p.down else 0
+            mask_n = -(-((need_t - 1) * p.down) // p.up) + 1 + p.margin
+            mask_n = -(-mask_n // p.block) * p.block
+            res_n = -(-((need_t - 1) * p.down + half) // p.up) + 1
+            wake = max(int(mask_n), int(res_n), rr_n)
+        return min(wake, n + int(2 * p.fs_in))
 
     def _classify(self, ready: np.ndarray, final: bool) -> list[dict]:
         p = self._plan

@@ -178,7 +178,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
     if resume:
         if state_path is None or not state_path.is_file():
             raise EcgbeatError(f"--resume: no saved training state at {state_path}")
-        start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best)
+        start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best, config.epochs)
     for epoch in range(start_epoch, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -217,7 +217,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
                        f"val_acc {val['accuracy']:.4f}  val_macro_f1 {val['macro_f1']:.4f}"
                        f"{'  *' if best['epoch'] == epoch else ''}  ({elapsed:.0f} s)")
         if state_path is not None:
-            _save_state(state_path, model, opt, sched, gen, epoch, elapsed, history, best)
+            _save_state(state_path, model, opt, sched, gen, epoch, elapsed, history, best, config.epochs)
         if config.patience and epoch - best["epoch"] >= config.patience:
             break
     model.load_state_dict(best["state"])
@@ -226,8 +226,8 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
                        best_val_macro_f1=best["f1"], train_seconds=elapsed, config=config)
 
 
-def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best) -> None:
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best, planned: int) -> None:
+    state = {"planned_epochs": planned, "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
              "elapsed": elapsed, "history": history, "best_epoch": best["epoch"], "best_f1": best["f1"],
              "best_state": best["state"]}
@@ -235,11 +235,15 @@ def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best) -> 
         torch.save(state, tmp)
 
 
-def _load_state(path, model, opt, sched, gen, history, best) -> tuple[int, float]:
+def _load_state(path, model, opt, sched, gen, history, best, planned: int) -> tuple[int, float]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never executes code
     except Exception as exc:
         raise EcgbeatError(f"{path}: unreadable training state ({str(exc).splitlines()[0][:100]})") from None
+    if state.get("planned_epochs") != planned:
+        # the learning-rate schedule spans the planned epochs: a different count is another run
+        raise EcgbeatError(f"{path}: --resume continues a run planned for {state.get('planned_epochs')} "
+                           f"epochs; use --epochs {state.get('planned_epochs')}")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])

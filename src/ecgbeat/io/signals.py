@@ -213,10 +213,12 @@ def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
     if not names:
         raise EcgbeatError(f"{header_path}: the record has no signals")
     channel = _pick(names, lead, str(header_path))
-    dat = base.parent / (header.file_name[channel] if header.file_name else f"{base.name}.dat")
-    if not dat.is_file():
+    files = getattr(header, "file_name", None)  # None for multi-segment records
+    dat = base.parent / files[channel] if files else base.with_suffix(".dat")
+    if files and not dat.is_file():
         raise EcgbeatError(f"{dat}: missing signal file of WFDB record {base.name}")
-    _check_dat_size(dat, header, str(header_path))
+    if files:
+        _check_dat_size(dat, header, str(header_path))
     try:
         rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
     except Exception as exc:
