@@ -51,7 +51,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _raw_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="model.json of a trained model")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True, help="model.json of a trained model")
     p.add_argument("--lead", help="lead / column name (default: MLII, else the first)")
     p.add_argument("--fs", type=float, help="sampling rate, Hz (needed for CSV without time column)")
     p.add_argument("--units", choices=("mV", "uV", "V"), help="signal unit (default: from the file)")
