@@ -90,3 +90,18 @@ def test_training_config_rejects_unknown_keys():
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(EcgbeatError, match="class_weight must be one of"):
         TrainConfig(class_weight="heavy")
+
+
+def test_export_onnx_matches_checkpoint(split, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    from ecgbeat.cli import main
+
+    torch.manual_seed(0)
+    model = create_model("lstm", hidden_size=16)
+    save_checkpoint(tmp_path / "m", model, {"classes": list(split.train.classes),
+                                            "preprocessing": {"fs": 125.0, "n_samples": 187}})
+    assert main(["export", str(tmp_path / "m.json"), "--out", str(tmp_path / "m.onnx")]) == 0
+    x = split.test.X[:37, None, :].astype(np.float32)
+    onnx_logits = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
+    model.eval()
+    np.testing.assert_allclose(onnx_logits, model(torch.from_numpy(x)).detach().numpy(), atol=1e-4)

@@ -166,6 +166,14 @@ def cmd_demo(args) -> None:
         print(f"  figure       {f}")
 
 
+def cmd_export(args) -> None:
+    from .checkpoint import load_checkpoint
+    from .export import export_onnx
+
+    model, _ = load_checkpoint(args.checkpoint)
+    print(export_onnx(model, args.out))
+
+
 def cmd_models(args) -> None:
     from .models import list_models
 
@@ -258,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (for onnxruntime)")
+    p.add_argument("checkpoint", help="model.json of a trained model")
+    p.add_argument("--out", default="model.onnx")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("models", help="list registered models")
     p.set_defaults(func=cmd_models)

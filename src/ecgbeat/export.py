@@ -1,0 +1,27 @@
+"""ONNX export of a trained model (needs the ``onnx`` extra: ``pip install ecgbeat[onnx]``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .io.atomic import atomic_path
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = 17) -> Path:
+    """Write ``model`` as ONNX with a dynamic batch axis: input ``x`` (batch, C, n_samples)
+    [+ ``features`` (batch, n_features)], output ``logits`` (batch, n_classes). Atomic."""
+    model = model.eval()
+    x = torch.zeros(2, model.in_channels, model.n_samples)
+    args, names, axes = (x,), ["x"], {"x": {0: "batch"}, "logits": {0: "batch"}}
+    if getattr(model, "n_features", 0):
+        args += (torch.zeros(2, model.n_features),)
+        names.append("features")
+        axes["features"] = {0: "batch"}
+    with atomic_path(path) as tmp:
+        torch.onnx.export(model, args, str(tmp), input_names=names, output_names=["logits"],
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+    return Path(path)
