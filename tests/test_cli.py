@@ -154,3 +154,19 @@ def test_help_for_every_subcommand():
     for cmd in ("prepare", "train", "evaluate", "predict", "plot", "demo"):
         out = run_cli(cmd, "--help")
         assert out.returncode == 0 and "usage: ecgbeat " + cmd in out.stdout
+
+
+def test_train_and_evaluate_on_kaggle_csv_files(demo_run, tmp_path):
+    """The Kaggle files work as input: train on mitbih_train.csv, evaluate on mitbih_test.csv."""
+    run, _ = demo_run
+    data = run / "data"
+    out = run_cli("train", "--train-csv", data / "mitbih_train.csv", "--test-csv", data / "mitbih_test.csv",
+                  "--epochs", "1", "--out", tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "model.json").read_text())["split"] == "kaggle-csv"
+    out = run_cli("evaluate", tmp_path / "model.json", "--out", tmp_path)
+    assert out.returncode == 2 and "give --test-csv" in out.stderr
+    out = run_cli("evaluate", tmp_path / "model.json", "--test-csv", data / "mitbih_test.csv", "--out", tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n"] == len(pd.read_csv(data / "mitbih_test.csv", header=None))

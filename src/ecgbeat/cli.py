@@ -105,11 +105,18 @@ def cmd_evaluate(args) -> None:
     from .pipeline import evaluate, load_split
 
     meta = read_checkpoint_meta(args.checkpoint)
-    args.split = args.split or meta.get("split", "intra")
-    if args.split not in ("intra", "inter"):
-        args.split = "intra"
-    args.seed = meta.get("seed", 0) if args.seed is None else args.seed
-    metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
+    if args.test_csv:  # a Kaggle-format test file: evaluate on it as it is
+        from .io.kaggle import load_kaggle_csv
+        from .predict import evaluate_checkpoint
+
+        beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
+        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out)
+    else:
+        args.split = args.split or meta.get("split")
+        if args.split not in ("intra", "inter"):
+            raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
+        args.seed = meta.get("seed", 0) if args.seed is None else args.seed
+        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
 
