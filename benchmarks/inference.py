@@ -52,13 +52,13 @@ def main(argv=None) -> int:
         torch.manual_seed(0)
         model = create_model(name).eval()
         with torch.inference_mode():
-            pt = rate(lambda b: model(torch.from_numpy(b)), x, args.repeats)
+            pt = rate(lambda b: model(torch.from_numpy(b)), x, args.repeats)  # noqa: B023
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(model, Path(tmp) / f"{name}.onnx")
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = args.threads
             sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            ox = rate(lambda b: sess.run(None, {"x": b}), x, args.repeats)
+            ox = rate(lambda b: sess.run(None, {"x": b}), x, args.repeats)  # noqa: B023
         rows.append({"model": name, "torch_beats_per_s": round(pt), "onnxruntime_beats_per_s": round(ox),
                      "parameters": sum(q.numel() for q in model.parameters())})
         print(f"{name}: torch {pt:,.0f}  onnxruntime {ox:,.0f} beats/s", flush=True)
@@ -70,8 +70,8 @@ def main(argv=None) -> int:
     lines = ["# Batch inference speed", "", f"{meta['date']}, commit `{meta['git_commit']}`, {meta['machine']}, "
              f"{args.threads} threads, batch {args.batch}, torch {meta['torch']}, onnxruntime {meta['onnxruntime']}.",
              "", "| model | parameters | PyTorch beats/s | ONNX Runtime beats/s |", "|---|---:|---:|---:|"]
-    lines += [f"| `{r['model']}` | {r['parameters']:,} | {r['torch_beats_per_s']:,} | {r['onnxruntime_beats_per_s']:,} |"
-              for r in rows]
+    lines += [f"| `{r['model']}` | {r['parameters']:,} | {r['torch_beats_per_s']:,} "
+              f"| {r['onnxruntime_beats_per_s']:,} |" for r in rows]
     write_text_atomic(args.out / "inference.md", "\n".join(lines) + "\n")
     return 0
 

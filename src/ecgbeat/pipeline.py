@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .datasets import build_beats, split_beats
+from .datasets import build_beats, concat, split_beats
 from .dsp.beats import BeatParams
 from .errors import EcgbeatError
 from .io.atomic import write_json_atomic
@@ -24,8 +24,8 @@ from .io.kaggle import load_kaggle_csv, save_kaggle_csv
 from .io.mitdb import resolve_mitdb
 from .labels import MITDB_RECORDS
 from .models import create_model
-from .training import TrainConfig, train
-from .types import BeatSet, Split
+from .training import TrainConfig, set_seed, train
+from .types import Split
 
 DEFAULT_MODEL = "lstm"
 
@@ -78,7 +78,7 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
     ``mitbih_test.csv`` (train = training + validation part) and ``split.json``."""
     split = load_split(spec, progress=progress)
     out = Path(out_dir)
-    train_all = _concat([split.train, split.val])
+    train_all = concat([split.train, split.val])
     paths = {}
     if write_csv:
         paths["train_csv"] = str(save_kaggle_csv(train_all, out / "mitbih_train.csv"))
@@ -88,12 +88,6 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
             "mitdb": str(resolve_mitdb(spec.mitdb)), "beat_params": BeatParams().to_dict()}
     paths["split_json"] = str(write_json_atomic(out / "split.json", info))
     return {"paths": paths, "info": info}
-
-
-def _concat(sets: list[BeatSet]) -> BeatSet:
-    from .datasets import concat
-
-    return concat(sets)
 
 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
@@ -115,7 +109,7 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         if np.isnan(split.train.rr_s).all():
             raise EcgbeatError("--rr-features needs beats built from MIT-BIH records (CSV beats have no RR)")
         model_args["n_features"] = len(RR_FEATURES)
-    torch_seed(config.seed)  # initialisation is part of what --seed fixes
+    set_seed(config.seed)  # initialisation is part of what --seed fixes
     model = create_model(model_name, n_classes=len(split.train.classes),
                          n_samples=split.train.n_samples, **model_args)
     result = train(model, split.train, split.val, config, out_dir=out, resume=resume, progress=progress)
@@ -134,12 +128,6 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     write_json_atomic(out / "history.json", result.history)
     path = save_checkpoint(out / "model", result.model, meta)
     return path, meta
-
-
-def torch_seed(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
 
 
 def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike) -> dict:

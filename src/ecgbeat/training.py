@@ -227,7 +227,8 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
 
 
 def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best, planned: int) -> None:
-    state = {"planned_epochs": planned, "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+    state = {"planned_epochs": planned, "model": model.state_dict(), "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict(),
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
              "elapsed": elapsed, "history": history, "best_epoch": best["epoch"], "best_f1": best["f1"],
              "best_state": best["state"]}
