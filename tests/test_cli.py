@@ -46,6 +46,8 @@ def test_demo_writes_everything(demo_run):
     assert meta["seed"] == 1 and meta["split"] == "intra" and meta["model"] == "lstm"
     assert meta["preprocessing"]["fs"] == 125.0 and meta["preprocessing"]["n_samples"] == 187
     metrics = json.loads((run / "metrics.json").read_text())
+    assert meta["metrics"]["test"]["accuracy"] == metrics["accuracy"]
+    assert meta["metrics"]["validation"]["val_macro_f1"] == meta["val_macro_f1"]
     # 3 epochs on four records already learns far beyond "always normal"
     assert metrics["macro_f1"] > 0.5
     assert metrics["accuracy"] > metrics["majority_baseline_accuracy"]

@@ -122,6 +122,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "seed": config.seed, "split": split.name,
         "split_info": split.info, "best_epoch": result.best_epoch,
         "val_macro_f1": result.best_val_macro_f1, "train_seconds": round(result.train_seconds, 2),
+        "metrics": {"validation": {k: result.history[result.best_epoch - 1][k]
+                                   for k in ("val_loss", "val_acc", "val_macro_f1")}},
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "environment": environment(),
     }
@@ -135,6 +137,16 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
     from .predict import evaluate_checkpoint
 
     return evaluate_checkpoint(checkpoint, split.test, out_dir)
+
+
+def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:
+    """Add the headline test metrics to the checkpoint's JSON (atomically; weights untouched)."""
+    import json
+
+    path = Path(checkpoint).with_suffix(".json")
+    doc = json.loads(path.read_text())
+    doc.setdefault("metrics", {})["test"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "n")}
+    write_json_atomic(path, doc)
 
 
 def environment() -> dict:
@@ -216,6 +228,7 @@ def run_demo(mitdb: str | None = None, runs_dir: str | os.PathLike = "runs", spl
     config = config or TrainConfig(seed=seed)
     ckpt, meta = train_model(data, run, model_name=model_name, config=config, progress=progress)
     metrics = evaluate(ckpt, data, run)
+    record_test_metrics(ckpt, metrics)
     figures = make_plots(run, data, mitdb=mitdb)
     summary = {"run_dir": str(run), "checkpoint": str(ckpt), "metrics": str(run / "metrics.json"),
                "report": str(run / "report.md"), "figures": figures, **prepared["paths"],
