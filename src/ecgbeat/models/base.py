@@ -40,6 +40,16 @@ class BeatClassifier(nn.Module):
         return self.forward_head(self.forward_features(x), features)
 
 
+def patchify(x: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, C, T) -> (B, ceil(T / p), C * p): each step holds p consecutive samples of every channel
+    (the end zero-padded to a whole patch)."""
+    b, c, t = x.shape
+    pad = (-t) % patch_size
+    if pad:
+        x = torch.nn.functional.pad(x, (0, pad))
+    return x.reshape(b, c, -1, patch_size).permute(0, 2, 1, 3).reshape(b, -1, c * patch_size)
+
+
 def mlp_head(d_in: int, n_classes: int, hidden: int = 64, dropout: float = 0.1) -> nn.Module:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden, n_classes))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .base import BeatClassifier, mlp_head
+from .base import BeatClassifier, mlp_head, patchify
 from .registry import register_model
 
 
@@ -115,13 +114,7 @@ class BiLSTMAttentionClassifier(BeatClassifier):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.center_input:
             x = 2.0 * x - 1.0  # [0, 1] beats -> [-1, 1]: the LSTM gates see centred inputs
-        b, c, t = x.shape
-        pad = (-t) % self.patch_size
-        if pad:
-            x = F.pad(x, (0, pad))
-        # (B, C, T) -> (B, T/p, C*p): each step sees p consecutive samples of every channel
-        steps = x.reshape(b, c, -1, self.patch_size).permute(0, 2, 1, 3).reshape(b, -1, c * self.patch_size)
-        out, _ = self.lstm(self.embed(steps))                               # (B, S, 2H)
+        out, _ = self.lstm(self.embed(patchify(x, self.patch_size)))                               # (B, S, 2H)
         scores = self.attn_score(torch.tanh(self.attn_proj(out))).squeeze(-1)  # (B, S)
         weights = torch.softmax(scores, dim=1)
         self.last_attention = weights.detach()

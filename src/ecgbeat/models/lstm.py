@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .base import BeatClassifier, mlp_head
+from .base import BeatClassifier, mlp_head, patchify
 from .registry import register_model
 
 
@@ -67,13 +66,7 @@ class LSTMClassifier(BeatClassifier):
         self.head = mlp_head(d + n_features, n_classes, hidden=64, dropout=dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t = x.shape
-        pad = (-t) % self.patch_size
-        if pad:
-            x = F.pad(x, (0, pad))
-        # (B, C, T) -> (B, T/p, C*p): each step sees p consecutive samples of every channel
-        steps = x.reshape(b, c, -1, self.patch_size).permute(0, 2, 1, 3).reshape(b, -1, c * self.patch_size)
-        out, _ = self.lstm(self.embed(steps))
+        out, _ = self.lstm(self.embed(patchify(x, self.patch_size)))
         if self.pooling == "last":
             return out[:, -1]
         return torch.cat([out.mean(dim=1), out.amax(dim=1)], dim=1)
