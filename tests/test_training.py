@@ -105,3 +105,13 @@ def test_export_onnx_matches_checkpoint(split, tmp_path):
     onnx_logits = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": x})[0]
     model.eval()
     np.testing.assert_allclose(onnx_logits, model(torch.from_numpy(x)).detach().numpy(), atol=1e-4)
+
+
+def test_damaged_training_state_is_one_line_error(split, tmp_path):
+    from ecgbeat.errors import first_line
+
+    assert first_line(ValueError()) == "ValueError"  # empty messages must not break error lines
+    (tmp_path / "last.pt").write_bytes(b"")
+    with pytest.raises(EcgbeatError, match=r"last.pt: unreadable training state \("):
+        train(create_model("lstm", hidden_size=8), split.train, split.val, TrainConfig(epochs=1),
+              out_dir=tmp_path, resume=True, progress=False)

@@ -324,12 +324,12 @@ class Plan:
 
 def check_fs(fs: float) -> float:
     """A sampling rate the R-peak detector accepts (50..2000 Hz), else a one-line error."""
-    from .dsp import FS_MAX_HZ, FS_MIN_HZ
+    from .dsp.filters import FS_MAX_HZ, FS_MIN_HZ, validate_fs
 
-    fs = float(fs)
-    if not np.isfinite(fs) or not FS_MIN_HZ <= fs <= FS_MAX_HZ:
-        raise EcgbeatError(f"sampling rate {fs:g} Hz is outside {FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz")
-    return fs
+    try:
+        return validate_fs(fs)  # the detector's own rule, reported as a user error
+    except ValueError:
+        raise EcgbeatError(f"sampling rate {fs} Hz is outside {FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz") from None
 
 
 def check_duration(n: int, fs: float, name: str, min_s: float = 2.0) -> None:
@@ -705,35 +705,21 @@ def _pattern_text(label, linked, cls: str) -> tuple[str, list[int]]:
 
 
 def match_beats(ref: np.ndarray, test: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching of two sorted sample arrays within ``tolerance`` samples, closest
-    pairs first (as WFDB ``bxb`` / ``wfdb.processing.compare_annotations``, 150 ms at EC57).
+    """One-to-one matching of two sorted sample arrays within ``tolerance`` samples (inclusive),
+    by ``wfdb.processing.compare_annotations`` (the WFDB ``bxb`` rule; 150 ms at EC57) — the
+    same matcher as the detection benchmark.
 
     Returns index arrays ``(i_ref, i_test)`` of the matched pairs, sorted by ``i_ref``.
     """
+    from wfdb.processing import compare_annotations
+
     ref, test = np.asarray(ref, dtype=np.int64), np.asarray(test, dtype=np.int64)
     if len(ref) == 0 or len(test) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    right = np.searchsorted(test, ref)
-    cand_r, cand_t = [], []
-    for shift in (-2, -1, 0, 1):
-        j = right + shift
-        ok = (j >= 0) & (j < len(test))
-        i_r, j_t = np.flatnonzero(ok), j[ok]
-        close = np.abs(test[j_t] - ref[i_r]) <= tolerance
-        cand_r.append(i_r[close])
-        cand_t.append(j_t[close])
-    i_r, j_t = np.concatenate(cand_r), np.concatenate(cand_t)
-    order = np.lexsort((j_t, i_r, np.abs(test[j_t] - ref[i_r])))
-    used_r, used_t = np.zeros(len(ref), bool), np.zeros(len(test), bool)
-    pairs = []
-    for k in order:
-        a, b = i_r[k], j_t[k]
-        if not used_r[a] and not used_t[b]:
-            used_r[a] = used_t[b] = True
-            pairs.append((a, b))
-    pairs.sort()
-    out = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-    return out[:, 0], out[:, 1]
+    # wfdb matches differences strictly below window_width
+    matched = compare_annotations(ref, test, window_width=int(tolerance) + 1).matching_sample_nums
+    i_ref = np.flatnonzero(matched >= 0)
+    return i_ref.astype(np.int64), np.asarray(matched[i_ref], dtype=np.int64)
 
 
 def compare_with_reference(sample: np.ndarray, label: np.ndarray, ann_sample: np.ndarray,

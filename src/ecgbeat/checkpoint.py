@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from .errors import EcgbeatError
+from .errors import EcgbeatError, first_line
 from .io.atomic import atomic_path, write_json_atomic
 
 FORMAT = "ecgbeat-checkpoint/1"
@@ -81,6 +81,6 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model.load_state_dict(state)
     except Exception as exc:
         raise EcgbeatError(f"{weights}: weights do not fit model {meta['model']!r} "
-                           f"({str(exc).splitlines()[0][:120]})") from None
+                           f"({first_line(exc, 120)})") from None
     model.eval()
     return model, meta

@@ -75,7 +75,9 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
 
 def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, progress: bool = True) -> dict:
     """Build beats from MIT-BIH, split them, write Kaggle-format ``mitbih_train.csv`` /
-    ``mitbih_test.csv`` (train = training + validation part) and ``split.json``."""
+    ``mitbih_test.csv`` (train = training + validation part) and ``split.json``.
+
+    Returns the written ``paths``, the split ``info`` and the :class:`Split` itself."""
     split = load_split(spec, progress=progress)
     out = Path(out_dir)
     train_all = concat([split.train, split.val])
@@ -87,7 +89,7 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
             "counts": {"train": train_all.class_counts(), "test": split.test.class_counts()},
             "mitdb": str(resolve_mitdb(spec.mitdb)), "beat_params": BeatParams().to_dict()}
     paths["split_json"] = str(write_json_atomic(out / "split.json", info))
-    return {"paths": paths, "info": info}
+    return {"paths": paths, "info": info, "split": split}
 
 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
@@ -224,7 +226,7 @@ def run_demo(mitdb: str | None = None, runs_dir: str | os.PathLike = "runs", spl
     spec = DataSpec(mitdb=mitdb, records=tuple(records), split=split, seed=seed)
     prepared = prepare(spec, run / "data", progress=progress)
     data_s = time.perf_counter() - t0
-    data = load_split(spec)
+    data = prepared["split"]
     config = config or TrainConfig(seed=seed)
     ckpt, meta = train_model(data, run, model_name=model_name, config=config, progress=progress)
     metrics = evaluate(ckpt, data, run)

@@ -10,7 +10,7 @@ import numpy as np
 from .checkpoint import load_checkpoint
 from .errors import EcgbeatError
 from .features import model_inputs
-from .io.atomic import atomic_path, write_json_atomic
+from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics
 from .training import predict_logits
 from .types import BeatSet
@@ -108,8 +108,6 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: 
     metrics, proba = evaluate_beats(model, meta, beats)
     out = Path(out_dir)
     write_json_atomic(out / "metrics.json", metrics)
-    from .report import write_text_atomic
-
     write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))
     write_predictions_csv(out / "predictions.csv", proba, tuple(meta["classes"]), beats)
     return metrics

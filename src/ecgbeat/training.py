@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import EcgbeatError
+from .errors import EcgbeatError, first_line
 from .features import model_inputs
 from .io.atomic import atomic_path
 from .metrics import classification_metrics
@@ -240,7 +240,7 @@ def _load_state(path, model, opt, sched, gen, history, best, planned: int) -> tu
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never executes code
     except Exception as exc:
-        raise EcgbeatError(f"{path}: unreadable training state ({str(exc).splitlines()[0][:100]})") from None
+        raise EcgbeatError(f"{path}: unreadable training state ({first_line(exc, 100)})") from None
     if state.get("planned_epochs") != planned:
         # the learning-rate schedule spans the planned epochs: a different count is another run
         raise EcgbeatError(f"{path}: --resume continues a run planned for {state.get('planned_epochs')} "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EcgbeatError
+from ..errors import EcgbeatError, first_line
 from ..labels import MITDB_RECORDS
 
 ENV_VAR = "ECGBEAT_MITDB"
@@ -89,7 +89,7 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
     try:
         wfdb.dl_database("mitdb", dl_dir=str(folder), records="all", annotators=["atr"])
     except Exception as exc:  # no network, proxy, PhysioNet down: say what to do instead
-        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        reason = first_line(exc, 120)
         raise EcgbeatError(
             f"could not download MIT-BIH from PhysioNet ({reason}); download "
             f"https://physionet.org/content/mitdb/1.0.0/ yourself and put the .hea/.dat/.atr files "
@@ -122,7 +122,7 @@ def read_record(
     except EcgbeatError:
         raise
     except Exception as exc:
-        raise EcgbeatError(f"{base}: unreadable WFDB record ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{base}: unreadable WFDB record ({first_line(exc)})") from None
     signal = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
     if header.sig_len and len(signal) < header.sig_len:
         raise EcgbeatError(f"{base}.dat: truncated ({len(signal)} of {header.sig_len} samples)")
@@ -133,7 +133,7 @@ def read_record(
         try:
             ann = wfdb.rdann(str(base), annotator)
         except Exception as exc:
-            raise EcgbeatError(f"{ann_file}: unreadable annotations ({_first_line(exc)})") from None
+            raise EcgbeatError(f"{ann_file}: unreadable annotations ({first_line(exc)})") from None
         samples = np.asarray(ann.sample, dtype=np.int64)
         symbols = np.asarray(ann.symbol, dtype=object)
     return Record(
@@ -152,6 +152,3 @@ def _dat_named(base: Path) -> bool:
     return bool(files) and all((base.parent / f).is_file() for f in files)
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EcgbeatError
+from ..errors import EcgbeatError, first_line
 
 #: An ECG amplitude above this many "mV" cannot be millivolts (the input is taken to be µV).
 UV_AMPLITUDE_LIMIT = 50.0
@@ -208,7 +208,7 @@ def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:
-        raise EcgbeatError(f"{header_path}: unreadable WFDB header ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{header_path}: unreadable WFDB header ({first_line(exc)})") from None
     names = list(header.sig_name or [])
     if not names:
         raise EcgbeatError(f"{header_path}: the record has no signals")
@@ -222,7 +222,7 @@ def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
     try:
         rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
     except Exception as exc:
-        raise EcgbeatError(f"{dat}: unreadable WFDB signal ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{dat}: unreadable WFDB signal ({first_line(exc)})") from None
     if rec.p_signal is None or rec.p_signal.shape[0] == 0:
         raise EcgbeatError(f"{dat}: the record holds no samples")
     signal = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
@@ -257,7 +257,7 @@ def _read_annotations(base: Path, annotator: str | None):
     try:
         ann = wfdb.rdann(str(base), annotator)
     except Exception as exc:
-        raise EcgbeatError(f"{base}.{annotator}: unreadable annotations ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{base}.{annotator}: unreadable annotations ({first_line(exc)})") from None
     return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=object)
 
 
@@ -287,7 +287,7 @@ def _read_csv(path: Path, lead: str | None, fs: float | None):
     except pd.errors.EmptyDataError:
         raise EcgbeatError(f"{path}: the file is empty") from None
     except Exception as exc:
-        raise EcgbeatError(f"{path}: unreadable CSV ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{path}: unreadable CSV ({first_line(exc)})") from None
     first = table.iloc[0]
     has_header = any(_not_number(v) for v in first)
     names = [str(v).strip() for v in first] if has_header else [f"column{i + 1}" for i in range(table.shape[1])]
@@ -295,7 +295,7 @@ def _read_csv(path: Path, lead: str | None, fs: float | None):
     try:
         data = body.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     except Exception as exc:
-        raise EcgbeatError(f"{path}: non-numeric CSV data ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{path}: non-numeric CSV data ({first_line(exc)})") from None
     if data.shape[0] < 2:
         raise EcgbeatError(f"{path}: fewer than 2 samples")
     kinds = [_time_kind(n) if has_header else None for n in names]
@@ -394,7 +394,7 @@ def _read_edf(path: Path, lead: str | None):
     try:
         reader = pyedflib.EdfReader(str(path))
     except Exception as exc:
-        raise EcgbeatError(f"{path}: unreadable EDF file ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{path}: unreadable EDF file ({first_line(exc)})") from None
     try:
         labels = [s.strip() for s in reader.getSignalLabels()]
         if not labels:
@@ -411,12 +411,9 @@ def _read_edf(path: Path, lead: str | None):
     except EcgbeatError:
         raise
     except Exception as exc:
-        raise EcgbeatError(f"{path}: unreadable EDF signal ({_first_line(exc)})") from None
+        raise EcgbeatError(f"{path}: unreadable EDF signal ({first_line(exc)})") from None
     finally:
         reader.close()
     return signal, rate, labels[channel], unit, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__

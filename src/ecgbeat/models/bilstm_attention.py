@@ -5,27 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .base import BeatClassifier, mlp_head, patchify
+from .base import BeatClassifier, init_lstm_, make_lstm, mlp_head, patch_embedding, patchify
 from .registry import register_model
-
-
-def init_lstm_(lstm: nn.LSTM, forget_bias: float = 1.0) -> nn.LSTM:
-    """Orthogonal recurrent weights per gate and forget-gate bias 1 (Jozefowicz et al. 2015).
-
-    PyTorch's default (uniform everything) left one LSTM in three stuck at chance for the first
-    two epochs in short runs; with this init every seed tried learned.
-    """
-    hidden = lstm.hidden_size
-    with torch.no_grad():
-        for name, p in lstm.named_parameters():
-            if name.startswith("weight_hh"):
-                for gate in range(4):  # PyTorch order: input, forget, cell, output
-                    nn.init.orthogonal_(p[gate * hidden:(gate + 1) * hidden])
-            elif name.startswith("bias_ih"):
-                p[hidden:2 * hidden].fill_(forget_bias)
-            elif name.startswith("bias_hh"):
-                p[hidden:2 * hidden].zero_()
-    return lstm
 
 
 @register_model("bilstm_attention")
@@ -90,12 +71,8 @@ class BiLSTMAttentionClassifier(BeatClassifier):
         if embed_size < 0:
             raise ValueError(f"embed_size must be >= 0, got {embed_size}")
         d_in = in_channels * patch_size
-        self.embed = (nn.Sequential(nn.Linear(d_in, embed_size), nn.ReLU()) if embed_size
-                      else nn.Identity())
-        self.lstm = nn.LSTM(embed_size or d_in, hidden_size, num_layers=num_layers,
-                            batch_first=True, bidirectional=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
-        init_lstm_(self.lstm)
+        self.embed = patch_embedding(d_in, embed_size, nn.ReLU)
+        self.lstm = init_lstm_(make_lstm(embed_size or d_in, hidden_size, num_layers, True, dropout))
         d = 2 * hidden_size
         self.attn_proj = nn.Linear(d, attention_size)
         self.attn_score = nn.Linear(attention_size, 1, bias=False)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .base import BeatClassifier, mlp_head
-from .bilstm_attention import init_lstm_
+from .base import BeatClassifier, init_lstm_, make_lstm, mlp_head
 from .registry import register_model
 
 
@@ -56,9 +55,7 @@ class CNNLSTMClassifier(BeatClassifier):
                        nn.BatchNorm1d(c_out), nn.ReLU(inplace=True), nn.MaxPool1d(2)]
             c_in = c_out
         self.conv = nn.Sequential(*blocks)
-        self.lstm = nn.LSTM(c_in, hidden_size, num_layers=num_layers, batch_first=True,
-                            bidirectional=True, dropout=dropout if num_layers > 1 else 0.0)
-        init_lstm_(self.lstm)
+        self.lstm = init_lstm_(make_lstm(c_in, hidden_size, num_layers, True, dropout))
         self.head = mlp_head(4 * hidden_size + n_features, n_classes, hidden=64, dropout=dropout)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

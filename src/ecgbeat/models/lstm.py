@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .base import BeatClassifier, mlp_head, patchify
+from .base import BeatClassifier, make_lstm, mlp_head, patch_embedding, patchify
 from .registry import register_model
 
 
@@ -56,12 +56,8 @@ class LSTMClassifier(BeatClassifier):
             raise ValueError(f"pooling must be 'meanmax' or 'last', got {pooling!r}")
         self.patch_size, self.pooling = int(patch_size), pooling
         step_dim = in_channels * patch_size
-        # optional learned per-step embedding of each patch (a linear map + GELU)
-        self.embed = (nn.Sequential(nn.Linear(step_dim, embed_dim), nn.GELU()) if embed_dim
-                      else nn.Identity())
-        self.lstm = nn.LSTM(embed_dim or step_dim, hidden_size, num_layers=num_layers,
-                            batch_first=True, bidirectional=bidirectional,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.embed = patch_embedding(step_dim, embed_dim, nn.GELU)  # optional learned per-step embedding
+        self.lstm = make_lstm(embed_dim or step_dim, hidden_size, num_layers, bidirectional, dropout)
         d = hidden_size * (2 if bidirectional else 1) * (2 if pooling == "meanmax" else 1)
         self.head = mlp_head(d + n_features, n_classes, hidden=64, dropout=dropout)
 
