@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_MITDB)/100.hea),)
 export ECGBEAT_MITDB ?= $(SHARED_MITDB)
 endif
 
-.PHONY: install demo test bench bench-accuracy bench-detection lint clean
+.PHONY: install demo test bench bench-accuracy bench-detection bench-analyze bench-inference lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ bench-accuracy: $(STAMP)
 bench-detection: $(STAMP)
 	$(PY) benchmarks/detection.py
 
-bench: bench-accuracy bench-detection
+bench-analyze: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) benchmarks/analyze.py
+
+bench-inference: $(STAMP)
+	$(PY) benchmarks/inference.py
+
+bench: bench-accuracy bench-detection bench-analyze bench-inference
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -42,6 +42,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
 RESULTS = REPO / "benchmarks" / "results"
+PUBLISHED = REPO / "benchmarks" / "published.json"
 QUICK_RECORDS = ("100", "208", "209", "232")  # N; V + F; S: every class but Q, DS1 and DS2
 QUICK_MAX_TRAIN = 2000
 INFERENCE_BATCH = 4096
@@ -71,6 +72,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None, help="default: 128; --quick: 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: each model's own)")
     p.add_argument("--class-weight", default="none", choices=("none", "sqrt", "balanced"))
+    p.add_argument("--rr-features", action="store_true",
+                   help="models also take the RR-interval features (ecgbeat.features)")
+    p.add_argument("--augment", action="store_true", help="training augmentation (ecgbeat.training)")
+    p.add_argument("--scaling", default="fixed", choices=("fixed", "causal"),
+                   help="beat window scaling (ecgbeat.dsp.beats; default: the Kaggle windows)")
+    p.add_argument("--stem", default=None,
+                   help="output file name stem (default: accuracy; --quick: accuracy_quick)")
+    p.add_argument("--render", type=Path, default=None,
+                   help="only re-write the Markdown of an existing results JSON (no training)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--device", default="auto", help="training device (inference is timed on the CPU)")
     p.add_argument("--out", type=Path, default=None, help=f"output folder (default: {RESULTS})")
@@ -100,7 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.max_train_beats = QUICK_MAX_TRAIN
     args.mitdb = args.mitdb or default_mitdb()
     args.out = args.out or RESULTS
-    args.stem = "accuracy_quick" if args.quick else "accuracy"
+    args.stem = args.stem or ("accuracy_quick" if args.quick else "accuracy")
     return args
 
 
@@ -128,25 +138,27 @@ def subsample_train(split, max_beats: int | None, seed: int):
     return replace(split, train=split.train.subset(np.sort(keep)), info=info)
 
 
-def inference_throughput(model, X: np.ndarray, batch: int = INFERENCE_BATCH) -> float:
+def inference_throughput(model, X: np.ndarray, feats: np.ndarray | None = None,
+                         batch: int = INFERENCE_BATCH) -> float:
     """Beats per second of ``model`` on the CPU in eval mode, batches of ``batch`` beats."""
     import torch
 
     model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(X[:batch]))
-    if len(x) < batch:  # small test sets: repeat beats to fill one batch
-        x = x.repeat((batch + len(x) - 1) // len(x), 1, 1)[:batch]
+    reps = -(-batch // len(X))  # small test sets: repeat beats to fill one batch
+    x = torch.from_numpy(np.ascontiguousarray(np.concatenate([X] * reps)[:batch]))
+    f = None if feats is None else torch.from_numpy(np.ascontiguousarray(np.concatenate([feats] * reps)[:batch]))
+    args = (x,) if f is None else (x, f)
     with torch.no_grad():
-        model(x[:64])  # warm-up (allocations, kernel choice)
+        model(*(a[:64] for a in args))  # warm-up (allocations, kernel choice)
         times = []
         for _ in range(2):
             t0 = time.perf_counter()
-            model(x)
+            model(*args)
             times.append(time.perf_counter() - t0)
     return batch / min(times)
 
 
-def run_one(split, model_name: str, config, work_dir: Path) -> dict:
+def run_one(split, model_name: str, config, work_dir: Path, rr_features: bool = False) -> dict:
     """Train, reload the checkpoint, evaluate on the test set."""
     import json
 
@@ -157,7 +169,8 @@ def run_one(split, model_name: str, config, work_dir: Path) -> dict:
     from ecgbeat.training import predict_logits
 
     t0 = time.perf_counter()
-    ckpt, meta = train_model(split, work_dir, model_name=model_name, config=config, progress=False)
+    ckpt, meta = train_model(split, work_dir, model_name=model_name, config=config, progress=False,
+                             rr_features=rr_features)
     wall = time.perf_counter() - t0
     history = json.loads((work_dir / "history.json").read_text())
     model, _ = load_checkpoint(ckpt)
@@ -167,7 +180,7 @@ def run_one(split, model_name: str, config, work_dir: Path) -> dict:
     classes = tuple(split.test.classes)
     metrics = classification_metrics(y_true, y_pred, classes)
     ec57 = ec57_metrics(y_true, y_pred, classes)
-    throughput = inference_throughput(model, X) if feats is None else None
+    throughput = inference_throughput(model, X, feats)
     epochs_run = len(history)
     return {
         "model": model_name, "split": split.name, "seed": split.seed,
@@ -257,8 +270,11 @@ def render_markdown(doc: dict) -> str:
         + (f"; training part subsampled to {meta['max_train_beats']} beats" if meta["max_train_beats"] else ""),
         f"- training: {meta['epochs']} epoch{'s' if meta['epochs'] != 1 else ''}, "
         f"batch {meta['batch_size']}, Adam, one-cycle schedule, peak lr {meta['lr'] or 'model default'}, "
-        f"class weights {meta['class_weight']}; "
-        "best epoch by validation macro-F1 (validation = 10 % of the training part)",
+        f"class weights {meta['class_weight']}"
+        + ("; RR-interval features" if meta.get("rr_features") else "")
+        + ("; augmentation" if meta.get("augment") else "")
+        + f"; beat scaling {meta.get('scaling', 'fixed')}; best epoch by validation macro-F1 (validation: "
+        "10 % of the training beats for intra, about 20 % of the DS1 records for inter)",
         f"- seeds: {', '.join(str(s) for s in meta['seeds'])}; values are mean ± sample std over seeds, in %",
         f"- inference: PyTorch, CPU, eval mode, batch {INFERENCE_BATCH}, {meta['threads']} thread(s)",
         f"- total time {meta['total_seconds'] / 60:.1f} min",
@@ -302,7 +318,31 @@ def render_markdown(doc: dict) -> str:
         if split == "inter":
             lines += ["EC57 columns: sensitivity (Se) and positive predictivity (+P) with Q beats left out "
                       "(`ecgbeat.metrics.ec57_metrics`).", ""]
+        lines += published_table(split)
     return "\n".join(lines)
+
+
+def published_table(split: str) -> list[str]:
+    """Published results for ``split`` from ``benchmarks/published.json`` as Markdown lines."""
+    import json
+
+    if not PUBLISHED.is_file():
+        return []
+    rows = json.loads(PUBLISHED.read_text()).get(split) or []
+    if not rows:
+        return []
+    num = lambda v: "–" if v is None else f"{v:g}"  # noqa: E731
+    if split == "inter":
+        head, keys = ["Acc", "S Se", "S +P", "V Se", "V +P"], ["accuracy", "S_se", "S_ppv", "V_se", "V_ppv"]
+    else:
+        head, keys = ["Acc"], ["accuracy"]
+    lines = ["Published results for comparison (their own numbers, %; not re-run here; sources in "
+             "`benchmarks/published.json`; their test sets and class sets differ in places, see the notes):", "",
+             "| Reference | Method | " + " | ".join(head) + " | Note |", "|---|---|" + "---|" * len(head) + "---|"]
+    for r in rows:
+        lines.append(f"| {r['reference']} | {r['method']} | " + " | ".join(num(r.get(k)) for k in keys)
+                     + f" | {r.get('note', '')} |")
+    return lines + [""]
 
 
 def git_info() -> tuple[str | None, bool | None]:
@@ -341,12 +381,18 @@ def _clean(obj):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import json
+
     import torch
 
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.training import TrainConfig
 
+    if args.render:  # re-write the Markdown of finished results (e.g. after a change of layout)
+        doc = json.loads(args.render.read_text())
+        print(write_text_atomic(args.render.with_suffix(".md"), render_markdown(doc)))
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     commit, dirty = git_info()
@@ -355,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python benchmarks/accuracy.py", *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "class_weight": args.class_weight, "records": list(args.records),
+        "class_weight": args.class_weight, "rr_features": args.rr_features, "augment": args.augment,
+        "scaling": args.scaling, "records": list(args.records),
         "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),
         "git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
         "torch": torch.__version__, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -373,14 +420,16 @@ def main(argv: list[str] | None = None) -> int:
         base = args.keep_runs or Path(tmp)
         for split_name in args.splits:
             for seed in args.seeds:
-                spec = DataSpec(mitdb=str(args.mitdb), records=tuple(args.records), split=split_name, seed=seed)
+                spec = DataSpec(mitdb=str(args.mitdb), records=tuple(args.records), split=split_name, seed=seed,
+                                scaling=args.scaling)
                 split = subsample_train(load_split(spec), args.max_train_beats, seed)
                 for model_name in args.models:
                     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                         class_weight=args.class_weight, seed=seed,
+                                         class_weight=args.class_weight, augment=args.augment, seed=seed,
                                          device=args.device, max_threads=args.threads)
                     work = base / f"{split_name}-seed{seed}-{model_name}"
-                    run = run_one(split, model_name, config, work)
+                    run = run_one(split, model_name, config, work, rr_features=args.rr_features)
+                    run["val_by"], run["val_records"] = split.info.get("val_by"), split.info.get("val_records")
                     runs.append(run)
                     print(f"[{len(runs)}/{total}] {split_name:5s} seed {seed} {model_name:18s} "
                           f"acc {run['accuracy']:.4f}  macro-F1 {run['macro_f1']:.4f}  "

@@ -48,3 +48,15 @@ def test_accuracy_benchmark_quick(mitdb, tmp_path):
     assert "Intra-patient split" in md and "| Model | Params | Accuracy | Macro-F1 |" in md
     for name in models:
         assert f"`{name}`" in md
+    # published results sit beside ours, each with a source
+    published = json.loads((REPO / "benchmarks" / "published.json").read_text())
+    assert all(row["source"] for split in ("intra", "inter") for row in published[split])
+    assert "Published results for comparison" in md
+    assert all(row["reference"] in md for row in published["intra"])
+
+    # --render re-writes the Markdown of a results file without training
+    (out / "accuracy_quick.md").unlink()
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--render",
+                           str(out / "accuracy_quick.json")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "accuracy_quick.md").read_text() == md

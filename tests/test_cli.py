@@ -172,3 +172,21 @@ def test_train_and_evaluate_on_kaggle_csv_files(demo_run, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n"] == len(pd.read_csv(data / "mitbih_test.csv", header=None))
+
+
+def test_causal_training_beats_carry_to_analyze(mitdb, tmp_path):
+    """`train --scaling causal` records the cut in the checkpoint, and analyze cuts causally
+    without being told (beats exactly as trained)."""
+    out = run_cli("train", "--mitdb", mitdb, "--records", "100,208", "--epochs", "1", "--scaling", "causal",
+                  "--out", tmp_path / "m")
+    assert out.returncode == 0, out.stderr[-2000:]
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["preprocessing"]["scaling"] == "causal"
+    assert meta["split_info"]["beat_params"]["scaling"] == "causal"
+    out = run_cli("evaluate", tmp_path / "m" / "model.json", "--mitdb", mitdb, "--records", "100,208",
+                  "--out", tmp_path / "e")
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("analyze", "--checkpoint", tmp_path / "m" / "model.json", mitdb / "100", "--out", tmp_path / "a",
+                  "--no-plot")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "a" / "100_summary.json").read_text())["scaling"] == "causal"

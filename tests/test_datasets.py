@@ -49,6 +49,42 @@ def test_segment_beats_window_scaling_and_padding():
         segment_beats(signal, np.array([len(signal) + 5]))
 
 
+def test_causal_beats_use_the_past_only():
+    """A causal beat depends on nothing after its own end; a fixed-window beat does (its window
+    runs on), which is why a stream must wait for the window with "fixed" scaling."""
+    from ecgbeat.dsp.beats import cut, segment_beats_causal
+
+    fs = 125.0
+    t = np.arange(int(30 * fs)) / fs
+    signal = np.sin(2 * np.pi * 1.0 * t) * (1 + t)
+    peaks = np.arange(31, len(t) - 200, 125)
+    causal = BeatParams(scaling="causal")
+    X = segment_beats_causal(signal, peaks, causal)
+    np.testing.assert_array_equal(cut(signal, peaks, causal), X)
+    assert X.shape == (len(peaks), 187) and X.min() >= 0 and X.max() <= 1
+    k = 12  # a beat in the middle of its fixed window (peaks at 12.25 s; window 10..20 s)
+    end = peaks[k] + int(round(1.2 * 125))
+    changed = signal.copy()
+    changed[end:] *= 5  # everything after beat k's end
+    np.testing.assert_array_equal(segment_beats_causal(changed, peaks, causal)[k], X[k])
+    assert not np.array_equal(segment_beats(changed, peaks)[k], segment_beats(signal, peaks)[k])
+    # the first beats see a shorter past window, yet are scaled to [0, 1] over what exists
+    assert np.isclose(X[0].max(), 1.0, atol=0.05)
+    with pytest.raises(ValueError, match="scaling"):
+        BeatParams(scaling="centered")
+
+
+def test_causal_training_beats_from_a_record(mitdb, tmp_path):
+    fixed = build_beats(["119"], mitdb=mitdb, cache_dir=tmp_path)
+    causal = build_beats(["119"], mitdb=mitdb, cache_dir=tmp_path, params=BeatParams(scaling="causal"))
+    assert len(list(tmp_path.glob("beats-*.npz"))) == 2  # the scaling is part of the cache key
+    assert causal.X.shape == fixed.X.shape
+    np.testing.assert_array_equal(causal.y, fixed.y)
+    diff = np.abs(causal.X - fixed.X).mean(axis=1)
+    # same beats, scaled over other windows: mostly close, never identical throughout
+    assert np.median(diff) < 0.1 and diff.max() > 0
+
+
 def test_rr_features_are_causal_averages():
     r = np.array([0, 100, 200, 400, 500])
     f = rr_features(r, fs=100.0)
@@ -87,18 +123,25 @@ def test_inter_split_keeps_patients_apart(small_beats):
     assert set(s.train.record) | set(s.val.record) <= set(DS1)
     assert set(s.test.record) <= set(DS2)
     assert not set(s.test.record) & set(PACED_RECORDS) and not set(s.train.record) & set(PACED_RECORDS)
+    # validation holds out whole DS1 records: unseen patients, like the test
+    assert s.info["val_by"] == "record" and set(s.val.record) == set(s.info["val_records"])
+    assert set(s.val.record) and not set(s.val.record) & set(s.train.record)
+    total = np.bincount(np.concatenate([s.train.y, s.val.y]), minlength=5)
+    assert (np.bincount(s.train.y, minlength=5) * 2 >= total).all()  # rare classes stay in training
+    beatwise = split_beats(small_beats, "inter", seed=0, val_by="beat", val_fraction=0.1)
+    assert beatwise.info["val_by"] == "beat" and set(beatwise.val.record) <= set(beatwise.train.record)
     with pytest.raises(EcgbeatError, match="unknown split"):
         split_beats(small_beats, "random")
 
 
 def test_missing_files_give_one_line_errors(mitdb, tmp_path):
     (tmp_path / "900.hea").write_text((mitdb / "100.hea").read_text().replace("100", "900"))
-    with pytest.raises(EcgbeatError, match=r"900.dat: missing file of record 900"):
+    with pytest.raises(EcgbeatError, match=r"900.dat: missing signal file of WFDB record 900"):
         read_record(tmp_path, "900")
-    with pytest.raises(EcgbeatError, match=r"901.hea: missing file"):
+    with pytest.raises(EcgbeatError, match=r"901.hea: missing header file of WFDB record 901"):
         read_record(tmp_path, "901")
     # a truncated .dat file
     (tmp_path / "100.hea").write_text((mitdb / "100.hea").read_text())
     (tmp_path / "100.dat").write_bytes((mitdb / "100.dat").read_bytes()[:30000])
-    with pytest.raises(EcgbeatError, match=r"100"):
+    with pytest.raises(EcgbeatError, match=r"100.dat: truncated \(30000 of \d+ bytes"):
         read_record(tmp_path, "100")

@@ -71,6 +71,25 @@ def test_stream_agrees_with_analyze(mitdb, model, scaling, chunk_s):
         assert np.median(latency) <= 10.0 + 3.0
 
 
+def test_scaling_comes_from_the_checkpoint(mitdb, model):
+    """A model trained on causal beats is cut causally by analyze and stream without any option:
+    beats exactly as trained, with about one beat of latency."""
+    from ecgbeat.dsp.beats import BeatParams
+    from ecgbeat.labels import CLASSES
+
+    sig = excerpt(mitdb, "208", 120.0)
+    meta = {"classes": list(CLASSES), "preprocessing": BeatParams(scaling="causal").to_dict()}
+    result = analyze_record(sig, (model, meta))
+    assert result.summary["scaling"] == "causal"
+    assert result.summary["beat_params"]["scaling"] == "causal"
+    assert analyze_record(sig, model).summary["scaling"] == "fixed"  # no metadata: the Kaggle cut
+    assert analyze_record(sig, (model, meta), AnalyzeConfig(scaling="fixed")).summary["scaling"] == "fixed"
+    beats = run_stream(StreamClassifier((model, meta), sig.fs), sig.signal_mV, int(0.25 * sig.fs))
+    assert_agrees(result, beats)
+    latency = np.array([b["latency_s"] for b in beats[:-1]])
+    assert np.median(latency) <= 1.5 and latency.max() <= 3.0
+
+
 def test_stream_with_rr_features_and_other_rate(mitdb):
     from scipy.signal import resample_poly
 

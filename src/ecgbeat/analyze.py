@@ -8,17 +8,12 @@ summarises the rhythm. :func:`write_outputs` writes the beat CSV, a WFDB annotat
 summary JSON and a strip plot. :mod:`ecgbeat.stream` does the same causally on a stream; both use
 the helpers here, so they label the same beats the same way.
 
-Window scaling (``scaling``):
-
-``"fixed"``
-    Consecutive ``window_s`` windows from the record start, each min-max scaled, beat length
-    from the median RR of the window's peaks: :func:`~ecgbeat.dsp.beats.segment_beats` applied
-    window by window, exactly as the training beats (a stream must wait for the end of a beat's
-    window: up to ``window_s`` + 1.5 s latency).
-``"causal"``
-    For each beat the ``window_s`` ending where the beat ends, beat length from the median RR of
-    the peaks of the previous ``window_s``: the same kind of scaling computed from the past only,
-    so a stream decides about one beat length after the R peak.
+Window scaling: as the checkpoint's training beats (``BeatParams.scaling``, see
+:mod:`ecgbeat.dsp.beats`): ``"fixed"`` windows from the record start (the Kaggle beats; a stream
+waits up to ``window_s`` + 1.5 s for a beat's window to end) or ``"causal"`` past-only windows (a
+stream decides about one beat length after the R peak). ``AnalyzeConfig.scaling`` overrides it,
+e.g. to run a "fixed"-trained model with stream latency, at the price of beats cut unlike the
+training beats.
 
 Preprocessing shared with training: no filtering of the beat signal (the training beats were cut
 from the raw lead); resampling is polyphase (``scipy.signal.resample_poly``) instead of the FFT
@@ -45,13 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .dsp.beats import BeatParams, rr_features, segment_beats
+from .dsp.beats import SCALINGS, BeatParams, cut_causal, rr_features, segment_beats
 from .errors import EcgbeatError
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
-SCALINGS = ("fixed", "causal")
 #: WFDB annotation symbols written for the AAMI classes (all standard WFDB beat codes).
 WFDB_SYMBOL = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q"}
 
@@ -62,8 +56,8 @@ class AnalyzeConfig:
 
     Attributes
     ----------
-    scaling : {"fixed", "causal"}
-        Window scaling (see the module docstring).
+    scaling : {None, "fixed", "causal"}
+        Window scaling; None (default): the checkpoint's (see the module docstring).
     block_s : float
         Block length of the flat-line test, s.
     flat_tol_mV : float
@@ -78,7 +72,7 @@ class AnalyzeConfig:
         Bigeminy / trigeminy episodes need at least this many ectopic beats in pattern.
     """
 
-    scaling: str = "fixed"
+    scaling: str | None = None
     block_s: float = 0.25
     flat_tol_mV: float = 0.002
     pre_s: float = 0.1
@@ -87,7 +81,7 @@ class AnalyzeConfig:
     min_cycles: int = 3
 
     def __post_init__(self):
-        if self.scaling not in SCALINGS:
+        if self.scaling is not None and self.scaling not in SCALINGS:
             raise EcgbeatError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
 
 
@@ -209,7 +203,7 @@ def prepare_signal(x: np.ndarray, plan: Plan, name: str = "signal") -> tuple[np.
 
 
 def cut_beats(y: np.ndarray, peaks: np.ndarray, plan: Plan):
-    """Beats of a whole signal, cut with ``plan.config.scaling``.
+    """Beats of a whole signal, cut with ``plan.scaling``.
 
     Returns the beats (n, n_samples), whether each is readable, the RR features (n, 3) and the
     R peaks kept (those inside ``y``).
@@ -217,7 +211,7 @@ def cut_beats(y: np.ndarray, peaks: np.ndarray, plan: Plan):
     peaks_t = to_target(peaks, plan)
     keep = peaks_t < len(y)
     peaks, peaks_t = peaks[keep], peaks_t[keep]
-    cut = cut_fixed if plan.config.scaling == "fixed" else cut_causal
+    cut = cut_fixed if plan.scaling == "fixed" else cut_causal
     X, length = cut(y, 0, peaks_t, np.arange(len(peaks)), plan.params, len(y))
     readable = beats_readable(y, 0, peaks_t, length, plan, len(y))
     return X, readable, beat_rr_features(peaks, plan.fs_in, plan.config), peaks
@@ -284,9 +278,7 @@ def load_model(checkpoint_or_model):
 
 def beat_params(meta: dict) -> BeatParams:
     """The :class:`BeatParams` stored in a checkpoint's metadata."""
-    pre = meta.get("preprocessing") or {}
-    keys = ("fs", "n_samples", "window_s", "rr_factor")
-    return BeatParams(**{k: type(getattr(BeatParams(), k))(pre[k]) for k in keys if k in pre})
+    return BeatParams.from_dict(meta.get("preprocessing") or {})
 
 
 @dataclass(frozen=True)
@@ -308,6 +300,11 @@ class Plan:
     window: int
     pre: int
     block: int
+
+    @property
+    def scaling(self) -> str:
+        """The window scaling in use: the config's override, else the training beats'."""
+        return self.config.scaling or self.params.scaling
 
     @classmethod
     def make(cls, fs_in: float, params: BeatParams, config: AnalyzeConfig) -> Plan:
@@ -452,64 +449,6 @@ def cut_fixed(y: np.ndarray, y0: int, peaks_t: np.ndarray, index: np.ndarray, pa
         X[rows] = cut[np.searchsorted(members, peaks_t[index[rows]])]
         length[rows] = beat_length(np.diff(members), params)
     return X, length
-
-
-def cut_causal(y: np.ndarray, y0: int, peaks_t: np.ndarray, index: np.ndarray, params: BeatParams,
-               end: int) -> tuple[np.ndarray, np.ndarray]:
-    """Beats ``peaks_t[index]`` cut with the causal window (see the module docstring).
-
-    Beat length from the median RR of the peaks within ``window_s`` before (and at) the R peak;
-    min-max scaling (NaN ignored) over the ``window_s`` that ends where the beat ends (clipped
-    at the signal start and at ``end``), clipped to [0, 1] and zero-padded to ``n_samples``.
-    ``peaks_t`` must hold every peak of the ``window_s`` before each indexed one; ``y`` must
-    hold the target samples from ``y0`` to each beat end. Returns beats and lengths.
-    """
-    window = int(round(params.window_s * params.fs))
-    ns = params.n_samples
-    p = peaks_t[index].astype(np.int64)
-    length = _causal_lengths(peaks_t, np.asarray(index, dtype=np.int64), params, window)
-    X = np.zeros((len(p), ns), dtype=np.float32)
-    for k in range(0, len(p), 512):  # blocks: temporary arrays of 512 x window_s samples
-        X[k: k + 512] = _scale_causal(y, y0, p[k: k + 512], length[k: k + 512], window, ns, end)
-    return X, length
-
-
-def _causal_lengths(peaks_t: np.ndarray, index: np.ndarray, params: BeatParams, window: int) -> np.ndarray:
-    """:func:`beat_length` of each indexed peak from the RR intervals of the peaks within
-    ``window`` target samples before it (vectorised: a NaN-padded matrix of those intervals)."""
-    if len(index) == 0:
-        return np.zeros(0, dtype=np.int64)
-    first = np.searchsorted(peaks_t, peaks_t[index] - window, side="left")
-    rr = np.diff(peaks_t).astype(np.float64)
-    count = index - first                                  # RR intervals per beat
-    width = max(1, int(count.max()))
-    col = np.arange(width)[None, :]
-    take = np.clip(first[:, None] + col, 0, max(len(rr) - 1, 0))
-    values = np.sort(np.where(col < count[:, None], rr[take] if len(rr) else np.inf, np.inf), axis=1)
-    rows = np.arange(len(index))
-    lo, hi = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2  # the middle one or two
-    median = np.where(count > 0, 0.5 * (values[rows, lo] + values[rows, hi]), params.fs)
-    return np.clip(np.round(params.rr_factor * median), 1, params.n_samples).astype(np.int64)
-
-
-def _scale_causal(y, y0, p, length, window, ns, end) -> np.ndarray:
-    stop = np.minimum(p + length, end) - y0             # window / beat end, buffer index
-    lo_start = np.maximum(p + length - window, 0) - y0  # window start, buffer index
-    pad_front = max(0, window - int(stop.min()))         # every window W long
-    pad_back = max(0, int((p - y0).max()) + ns - len(y))  # every piece n_samples long
-    nan = np.isnan(y)
-    lo_src = np.concatenate([np.full(pad_front, np.inf), np.where(nan, np.inf, y)])
-    hi_src = np.concatenate([np.full(pad_front, -np.inf), np.where(nan, -np.inf, y)])
-    first = stop + pad_front - window
-    inside = np.arange(window)[None, :] >= (lo_start - (stop - window))[:, None]
-    lo = np.where(inside, np.lib.stride_tricks.sliding_window_view(lo_src, window)[first], np.inf).min(axis=1)
-    hi = np.where(inside, np.lib.stride_tricks.sliding_window_view(hi_src, window)[first], -np.inf).max(axis=1)
-    pieces = np.lib.stride_tricks.sliding_window_view(np.concatenate([y, np.zeros(pad_back)]), ns)[p - y0]
-    keep = np.arange(ns)[None, :] < (stop + y0 - p)[:, None]
-    with np.errstate(invalid="ignore", over="ignore"):
-        scale = np.where(hi > lo, 1.0 / np.where(hi > lo, hi - lo, 1.0), 0.0)
-        X = np.clip((pieces - lo[:, None]) * scale[:, None], 0.0, 1.0)
-    return np.nan_to_num(np.where(keep, X, 0.0), nan=0.0).astype(np.float32)
 
 
 def beats_readable(y: np.ndarray, y0: int, peaks_t: np.ndarray, length: np.ndarray, plan: Plan,
@@ -852,10 +791,11 @@ def _strip_start(result: AnalysisResult, duration_s: float) -> float:
 
 
 def _header(sig: EcgSignal, meta: dict, config: AnalyzeConfig) -> dict:
+    params = beat_params(meta)
     return {"record": sig.name, "source": sig.path, "lead": sig.lead, "fs": sig.fs,
             "duration_s": round(sig.duration_s, 3), "model": meta.get("model"),
-            "classes": list(meta["classes"]), "beat_params": beat_params(meta).to_dict(),
-            "scaling": config.scaling, "warnings": list(sig.warnings)}
+            "classes": list(meta["classes"]), "beat_params": params.to_dict(),
+            "scaling": config.scaling or params.scaling, "warnings": list(sig.warnings)}
 
 
 def _safe_name(name: str) -> str:

@@ -18,6 +18,9 @@ def _data_args(p: argparse.ArgumentParser, csv: bool = True) -> None:
                         "inter: DS1 -> DS2 records (de Chazal 2004)")
     p.add_argument("--seed", type=int, default=0, help="fixes split, initialisation and order")
     p.add_argument("--records", help="comma-separated MIT-BIH record names (default: all 48)")
+    p.add_argument("--scaling", choices=("fixed", "causal"), default=None,
+                   help="how beats are scaled: fixed = the Kaggle 10-s windows (default), causal = "
+                        "past-only windows, what a low-latency `ecgbeat stream` cuts")
     if csv:
         p.add_argument("--train-csv", help="Kaggle-format training CSV instead of MIT-BIH")
         p.add_argument("--test-csv", help="Kaggle-format test CSV instead of MIT-BIH")
@@ -29,6 +32,7 @@ def _spec(args):
 
     records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
     return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
+                    scaling=getattr(args, "scaling", None) or "fixed",
                     train_csv=getattr(args, "train_csv", None), test_csv=getattr(args, "test_csv", None))
 
 
@@ -56,8 +60,9 @@ def _raw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fs", type=float, help="sampling rate, Hz (needed for CSV without time column)")
     p.add_argument("--units", choices=("mV", "uV", "V"), help="signal unit (default: from the file)")
     p.add_argument("--scaling", choices=("fixed", "causal"), default=None,
-                   help="beat window scaling: fixed = the training windows (default), causal = "
-                        "past-only windows, ~1 s stream latency; use the same for analyze and stream")
+                   help="override the checkpoint's beat window scaling (default: as trained): fixed = "
+                        "10-s windows from the record start, causal = past-only windows, ~1 s stream "
+                        "latency; use the same for analyze and stream")
 
 
 def _config(args):
@@ -116,6 +121,7 @@ def cmd_evaluate(args) -> None:
         if args.split not in ("intra", "inter"):
             raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
         args.seed = meta.get("seed", 0) if args.seed is None else args.seed
+        args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
@@ -148,6 +154,7 @@ def cmd_plot(args) -> None:
 
     meta = read_checkpoint_meta(Path(args.run) / "model.json")
     args.split, args.seed = meta.get("split", "intra"), meta.get("seed", 0)
+    args.scaling = (meta.get("preprocessing") or {}).get("scaling")
     if args.split not in ("intra", "inter"):
         raise EcgbeatError(f"{args.run}: plots need a run trained on MIT-BIH (intra or inter split)")
     for path in make_plots(args.run, load_split(_spec(args)), mitdb=args.mitdb):
@@ -162,7 +169,7 @@ def cmd_demo(args) -> None:
     records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
     config = TrainConfig(epochs=args.epochs, seed=args.seed, device=args.device)
     s = run_demo(mitdb=args.mitdb, runs_dir=args.runs_dir, split=args.split, seed=args.seed,
-                 model_name=args.model, config=config, records=records)
+                 model_name=args.model, config=config, records=records, scaling=args.scaling or "fixed")
     print(f"\nDone in {s['total_seconds']:.0f} s. Results in {s['run_dir']}/")
     print(f"  model        {s['checkpoint']}")
     print(f"  metrics      {s['metrics']}  (accuracy {s['accuracy']:.4f}, macro-F1 {s['macro_f1']:.4f}, "
@@ -194,7 +201,7 @@ def cmd_analyze(args) -> None:
 
     model = load_model(args.checkpoint)
     for source in args.records:
-        result = analyze_record(source, model, AnalyzeConfig(scaling=args.scaling or "fixed"), lead=args.lead,
+        result = analyze_record(source, model, AnalyzeConfig(scaling=args.scaling), lead=args.lead,
                                 fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
                               annotation_dir=Path(result.signal.path).parent if args.ann_beside else None)
@@ -210,7 +217,7 @@ def cmd_stream(args) -> None:
     from .analyze import AnalyzeConfig
     from .stream import replay, stream_text
 
-    config = AnalyzeConfig(scaling=args.scaling or "fixed")
+    config = AnalyzeConfig(scaling=args.scaling)
     if args.source == "-":
         if args.fs is None:
             raise EcgbeatError("reading samples from standard input needs --fs HZ")
@@ -296,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     _raw_args(p)
     p.add_argument("source", help="WFDB record, CSV or EDF file, or - for samples on standard input")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed, x real time (0: no waiting)")
-    p.add_argument("--chunk-s", type=float, default=0.1, help="seconds of samples pushed at a time")
+    p.add_argument("--chunk-s", type=float, default=0.5,
+                   help="seconds of samples pushed at a time (default 0.5: >= 200x real time when replayed "
+                        "at full speed, and at most 0.5 s added to the decision latency)")
     p.set_defaults(func=cmd_stream)
     return parser
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from .dsp.beats import BeatParams, rr_features, segment_beats
+from .dsp.beats import BeatParams, cut, rr_features
 from .errors import EcgbeatError
 from .io.atomic import atomic_path
 from .io.mitdb import Record, read_record, resolve_mitdb
@@ -25,8 +26,9 @@ def beats_from_record(record: Record, params: BeatParams = BeatParams()) -> Beat
     """Annotated beats of one record, cut like the Kaggle beats (Kachuee et al. 2018).
 
     The lead is resampled to ``params.fs`` with ``wfdb.processing.resample_singlechan`` (which
-    moves the annotations along), then :func:`ecgbeat.dsp.beats.segment_beats` cuts each
-    annotated beat. Annotations that are not beats are dropped; beat symbols map to the AAMI
+    moves the annotations along), then :func:`ecgbeat.dsp.beats.cut` cuts each annotated beat
+    (``params.scaling``: the Kaggle windows, or past-only windows for streaming). Annotations
+    that are not beats are dropped; beat symbols map to the AAMI
     classes through :data:`ecgbeat.labels.SYMBOL_TO_CLASS`.
     """
     import wfdb
@@ -45,7 +47,7 @@ def beats_from_record(record: Record, params: BeatParams = BeatParams()) -> Beat
         peaks = samples.copy()
     keep = (peaks >= 0) & (peaks < len(signal))
     peaks, samples, symbols = peaks[keep], samples[keep], symbols[keep]
-    X = segment_beats(signal, peaks, params)
+    X = cut(signal, peaks, params)
     y = np.array([CLASSES.index(SYMBOL_TO_CLASS[s]) for s in symbols], dtype=np.int64)
     return BeatSet(
         X=X, y=y, record=np.full(len(X), record.name, dtype=object), sample=samples,
@@ -137,19 +139,53 @@ def _strata(y: np.ndarray) -> np.ndarray | None:
     return strata if len(np.unique(strata)) > 1 else None
 
 
-def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fraction: float = 0.1,
-                test_fraction: float = 0.2) -> Split:
+def _record_fold(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One fold of ``StratifiedGroupKFold`` as (fit, validation) positions: fold ``seed % n_splits``,
+    or the next one that leaves at least half of every class's beats for training (in DS1 a
+    single record can hold most of a rare class: 208 has 90 % of the F beats)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    with warnings.catch_warnings():  # "least populated class has only k members": expected for Q, F
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        folds = list(StratifiedGroupKFold(n_splits=n_splits).split(np.zeros(len(y)), y, groups))
+    total = np.bincount(y, minlength=int(y.max()) + 1)
+    for k in range(n_splits):
+        fit, val = folds[(seed + k) % n_splits]
+        if (np.bincount(y[fit], minlength=len(total)) * 2 >= total).all():
+            return fit, val
+    return folds[seed % n_splits]
+
+
+#: Default validation share per split: of the training beats (intra) or of the DS1 records (inter).
+VAL_FRACTION = {"intra": 0.1, "inter": 0.2}
+
+
+def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fraction: float | None = None,
+                test_fraction: float = 0.2, val_by: str | None = None) -> Split:
     """Train / validation / test sets.
 
     ``intra``: stratified random split of all beats, ``test_fraction`` for test (the Kaggle
     protocol: 80 / 20). ``inter``: de Chazal et al. 2004, DS1 records train, DS2 records test,
-    paced records excluded. In both, validation is a stratified ``val_fraction`` of the training
-    part only, so the test set never takes part in model selection.
+    paced records excluded. In both, validation comes from the training part only, so the test
+    set never takes part in model selection.
+
+    ``val_by="beat"`` (the default for ``intra``) takes a stratified ``val_fraction`` of the
+    training beats. ``val_by="record"`` (the default for ``inter``) holds out whole training
+    records, about ``val_fraction`` of them (one fold of scikit-learn's ``StratifiedGroupKFold``,
+    which keeps the class mix close to the whole), so that validation, like the test, measures
+    patients the model has never seen; with fewer than two training records it falls back to
+    beats. ``val_fraction`` defaults to :data:`VAL_FRACTION` of the split.
     """
     from sklearn.model_selection import train_test_split
 
     if split not in SPLITS:
         raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    val_by = val_by or ("record" if split == "inter" else "beat")
+    if val_by not in ("beat", "record"):
+        raise EcgbeatError(f"unknown validation grouping {val_by!r}; choose beat or record")
+    val_fraction = VAL_FRACTION[split] if val_fraction is None else float(val_fraction)
+    if not 0.0 < val_fraction < 1.0:
+        raise EcgbeatError(f"validation fraction must be between 0 and 1, got {val_fraction}")
     index = np.arange(len(beats))
     if split == "intra":
         train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
@@ -162,9 +198,17 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
             raise EcgbeatError("inter-patient split needs records of both DS1 and DS2")
         info = {"train_records": sorted(set(beats.record[train_idx])),
                 "test_records": sorted(set(beats.record[test_idx]))}
-    fit_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, random_state=seed,
-                                        stratify=_strata(beats.y[train_idx]))
-    info.update({"val_fraction": val_fraction, "n_train": len(fit_idx), "n_val": len(val_idx),
-                 "n_test": len(test_idx)})
+    groups = beats.record[train_idx].astype(str)
+    if val_by == "record" and len(np.unique(groups)) >= 2:
+        n_splits = int(np.clip(round(1.0 / val_fraction), 2, len(np.unique(groups))))
+        fit_pos, val_pos = _record_fold(beats.y[train_idx], groups, n_splits, seed)
+        fit_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]
+        info["val_records"] = sorted(str(g) for g in set(groups[val_pos]))
+    else:
+        val_by = "beat"
+        fit_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, random_state=seed,
+                                            stratify=_strata(beats.y[train_idx]))
+    info.update({"val_by": val_by, "val_fraction": val_fraction, "n_train": len(fit_idx),
+                 "n_val": len(val_idx), "n_test": len(test_idx)})
     return Split(train=beats.subset(np.sort(fit_idx)), val=beats.subset(np.sort(val_idx)),
                  test=beats.subset(np.sort(test_idx)), name=split, seed=seed, info=info)

@@ -48,7 +48,8 @@ class DataSpec:
     seed: int = 0
     train_csv: str | None = None
     test_csv: str | None = None
-    val_fraction: float = 0.1
+    val_fraction: float | None = None  # None: the split's default (datasets.VAL_FRACTION)
+    scaling: str = "fixed"  # BeatParams.scaling of beats built from MIT-BIH
 
 
 def load_split(spec: DataSpec, progress: bool = False) -> Split:
@@ -61,15 +62,18 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
         from sklearn.model_selection import train_test_split
 
         idx = np.arange(len(train_all))
-        fit, val = train_test_split(idx, test_size=spec.val_fraction, random_state=spec.seed,
+        val_fraction = spec.val_fraction or 0.1
+        fit, val = train_test_split(idx, test_size=val_fraction, random_state=spec.seed,
                                     stratify=train_all.y)
         return Split(train=train_all.subset(np.sort(fit)), val=train_all.subset(np.sort(val)),
                      test=test, name="kaggle-csv", seed=spec.seed,
                      info={"train_csv": str(spec.train_csv), "test_csv": str(spec.test_csv),
-                           "val_fraction": spec.val_fraction})
-    beats = build_beats(spec.records, mitdb=spec.mitdb, cache_dir=cache_dir(), progress=progress)
+                           "val_fraction": val_fraction, "beat_params": BeatParams().to_dict()})
+    params = BeatParams(scaling=spec.scaling)
+    beats = build_beats(spec.records, mitdb=spec.mitdb, params=params, cache_dir=cache_dir(), progress=progress)
     split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction)
     split.info["records"] = list(spec.records)
+    split.info["beat_params"] = params.to_dict()
     return split
 
 
@@ -87,7 +91,7 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
         paths["test_csv"] = str(save_kaggle_csv(split.test, out / "mitbih_test.csv"))
     info = {"split": split.name, "seed": split.seed, **split.info,
             "counts": {"train": train_all.class_counts(), "test": split.test.class_counts()},
-            "mitdb": str(resolve_mitdb(spec.mitdb)), "beat_params": BeatParams().to_dict()}
+            "mitdb": str(resolve_mitdb(spec.mitdb))}
     paths["split_json"] = str(write_json_atomic(out / "split.json", info))
     return {"paths": paths, "info": info, "split": split}
 
@@ -117,7 +121,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     result = train(model, split.train, split.val, config, out_dir=out, resume=resume, progress=progress)
     meta = {
         "classes": list(split.train.classes),
-        "preprocessing": {**BeatParams(fs=split.train.fs, n_samples=split.train.n_samples).to_dict(),
+        "preprocessing": {**BeatParams.from_dict({**split.info.get("beat_params", {}), "fs": split.train.fs,
+                                                  "n_samples": split.train.n_samples}).to_dict(),
                           "features": "rr" if getattr(model, "n_features", 0) else None,
                           "lead": "MLII"},
         "train_config": config.__dict__, "lr": result.history[-1].get("peak_lr"),
@@ -214,7 +219,8 @@ def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = Non
 
 def run_demo(mitdb: str | None = None, runs_dir: str | os.PathLike = "runs", split: str = "intra",
              seed: int = 0, model_name: str = DEFAULT_MODEL, config: TrainConfig | None = None,
-             records: tuple[str, ...] = MITDB_RECORDS, progress: bool = True) -> dict:
+             records: tuple[str, ...] = MITDB_RECORDS, progress: bool = True,
+             scaling: str = "fixed") -> dict:
     """prepare -> train -> evaluate -> plot into a fresh ``runs/<timestamp>/`` folder."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run = Path(runs_dir) / stamp
@@ -223,7 +229,7 @@ def run_demo(mitdb: str | None = None, runs_dir: str | os.PathLike = "runs", spl
         run, k = Path(runs_dir) / f"{stamp}-{k}", k + 1
     run.mkdir(parents=True)
     t0 = time.perf_counter()
-    spec = DataSpec(mitdb=mitdb, records=tuple(records), split=split, seed=seed)
+    spec = DataSpec(mitdb=mitdb, records=tuple(records), split=split, seed=seed, scaling=scaling)
     prepared = prepare(spec, run / "data", progress=progress)
     data_s = time.perf_counter() - t0
     data = prepared["split"]

@@ -4,7 +4,8 @@
 decided. It uses the streaming R-peak detector (:class:`ecgbeat.dsp.RPeakDetector`) and the very
 helpers of :mod:`ecgbeat.analyze` (unreadable mask, polyphase resampling, beat cutting, RR
 features, classification), computed on sliding buffers so that every beat sees exactly the
-samples it would see in :func:`ecgbeat.analyze.analyze_record` with the same ``scaling``:
+samples it would see in :func:`ecgbeat.analyze.analyze_record` with the same ``scaling`` (by
+default the checkpoint's, see :mod:`ecgbeat.dsp.beats`):
 
 ``"causal"``
     a beat is decided as soon as its samples (one beat length after the R peak) and its
@@ -33,7 +34,6 @@ from .analyze import (
     beat_rr_features,
     beats_readable,
     classify,
-    cut_causal,
     cut_fixed,
     fir_taps,
     labels_of,
@@ -42,6 +42,7 @@ from .analyze import (
     to_target,
     unreadable_mask,
 )
+from .dsp.beats import cut_causal
 from .errors import EcgbeatError
 
 #: Extra wait (s) for the detector to confirm a peak after the time a decision needs.
@@ -61,7 +62,7 @@ class StreamClassifier:
     fs : float
         Sampling frequency of the stream, Hz (50..2000).
     config : AnalyzeConfig, optional
-        ``scaling`` ("fixed" or "causal") and the unreadable-signal settings; must match the
+        ``scaling`` (None: the checkpoint's) and the unreadable-signal settings; must match the
         ``analyze_record`` run it is compared with.
     units : str, default "mV"
         Unit of the pushed samples ("mV", "uV", "V").
@@ -259,7 +260,7 @@ class StreamClassifier:
         after which its next RR counts as unknown (RR features only)."""
         p, pt = self._plan, self._peaks_t
         close_n = 0
-        if self.config.scaling == "causal":
+        if self._plan.scaling == "causal":
             first = np.searchsorted(pt, pt[k] - p.window, side="left")
             need_t = pt[k] + beat_length(np.diff(pt[first: k + 1]), p.params)
         else:
@@ -293,11 +294,11 @@ class StreamClassifier:
         p = self._plan
         y_end = self._y0 + len(self._y)
         end = y_end if final else y_end + 10 * p.window  # not the signal end yet
-        cut = cut_fixed if self.config.scaling == "fixed" else cut_causal
+        cut = cut_fixed if self._plan.scaling == "fixed" else cut_causal
         lost = np.maximum(self._peaks_t[ready] - p.window, 0) < self._y0  # window no longer buffered
         X, length = cut(self._y, self._y0, self._peaks_t, ready, p.params, end)
         ok = beats_readable(self._y, self._y0, self._peaks_t[ready], length, p, end) & ~lost
-        if self.config.scaling == "fixed":
+        if self._plan.scaling == "fixed":
             ok &= (self._peaks_t[ready] // p.window) * p.window >= self._y0
         lo = max(0, int(ready[0]) - 11)
         rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
@@ -338,7 +339,7 @@ class StreamClassifier:
 # --------------------------------------------------------------------------------------------
 
 
-def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.1,
+def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5,
            config: AnalyzeConfig | None = None, lead: str | None = None, fs: float | None = None,
            units: str | None = None):
     """Stream a recorded file through a :class:`StreamClassifier`, in real time x ``speed``.
@@ -351,7 +352,7 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.1
         As for :class:`StreamClassifier`.
     speed : float, default 1.0
         Replay speed (1 = real time); 0 = as fast as possible.
-    chunk_s : float, default 0.1
+    chunk_s : float, default 0.5
         Samples pushed at a time, seconds.
     config, lead, fs, units
         Analysis settings and :func:`read_signal` options.
@@ -371,7 +372,7 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.1
     yield from _run(sc, (x[i: i + chunk] for i in range(0, len(x), chunk)), speed)
 
 
-def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.1,
+def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
                 config: AnalyzeConfig | None = None, units: str = "mV"):
     """Stream samples given as text (numbers separated by white space, commas or new lines,
     e.g. standard input); ``nan`` marks a missing sample. Yields as :func:`replay`."""

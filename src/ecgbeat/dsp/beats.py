@@ -1,6 +1,17 @@
 """Beat cutting as in Kachuee, Fazeli & Sarrafzadeh 2018 (the Kaggle heartbeat beats).
 
 Pure numpy: a signal already at the target ``fs`` and R-peak positions in, fixed-length beats out.
+Two ways to scale a beat (``BeatParams.scaling``):
+
+``"fixed"``
+    :func:`segment_beats`: consecutive ``window_s`` windows from the signal start, each min-max
+    scaled, beat length from the median RR of the window's peaks (the Kaggle beats). A stream
+    must wait for the end of a beat's window before it can cut it (up to ``window_s`` + 1.5 s).
+``"causal"``
+    :func:`segment_beats_causal`: for each beat the ``window_s`` ending where the beat ends,
+    beat length from the median RR of the peaks of the previous ``window_s``: the same kind of
+    scaling computed from the past only, so a stream decides about one beat length after the
+    R peak. A model trained on such beats is cut exactly as trained on a stream too.
 """
 
 from __future__ import annotations
@@ -8,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+SCALINGS = ("fixed", "causal")
 
 
 @dataclass(frozen=True)
@@ -24,15 +37,37 @@ class BeatParams:
         Length of the windows that are min-max scaled to [0, 1] (Kaggle: 10 s).
     rr_factor : float
         Each beat spans ``rr_factor`` x the window's median RR interval from its R peak.
+    scaling : {"fixed", "causal"}
+        Which windows are scaled (see the module docstring; Kaggle: "fixed").
     """
 
     fs: float = 125.0
     n_samples: int = 187
     window_s: float = 10.0
     rr_factor: float = 1.2
+    scaling: str = "fixed"
+
+    def __post_init__(self):
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
 
     def to_dict(self) -> dict:
-        return {"fs": self.fs, "n_samples": self.n_samples, "window_s": self.window_s, "rr_factor": self.rr_factor}
+        return {"fs": self.fs, "n_samples": self.n_samples, "window_s": self.window_s,
+                "rr_factor": self.rr_factor, "scaling": self.scaling}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> BeatParams:
+        """The parameters in ``d`` (e.g. a checkpoint's ``preprocessing``); missing keys take
+        the defaults (checkpoints written before ``scaling`` existed are "fixed")."""
+        defaults = cls()
+        return cls(**{k: type(getattr(defaults, k))(d[k]) for k in defaults.to_dict() if d.get(k) is not None})
+
+
+def cut(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:
+    """Beats cut with ``params.scaling``: :func:`segment_beats` or :func:`segment_beats_causal`."""
+    if params.scaling == "causal":
+        return segment_beats_causal(signal, r_peaks, params)
+    return segment_beats(signal, r_peaks, params)
 
 
 def segment_beats(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:
@@ -56,12 +91,7 @@ def segment_beats(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = 
     -------
     ndarray, shape (n_beats, n_samples), float32
     """
-    signal = np.asarray(signal, dtype=np.float64)
-    r_peaks = np.asarray(r_peaks, dtype=np.int64)
-    if signal.ndim != 1:
-        raise ValueError(f"signal must be 1-D, got shape {signal.shape}")
-    if len(r_peaks) and (r_peaks.min() < 0 or r_peaks.max() >= len(signal)):
-        raise ValueError("R-peak index outside the signal")
+    signal, r_peaks = _checked(signal, r_peaks)
     beats = np.zeros((len(r_peaks), params.n_samples), dtype=np.float32)
     if len(r_peaks) == 0:
         return beats
@@ -81,6 +111,87 @@ def segment_beats(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = 
             piece = signal[r_peaks[i] : r_peaks[i] + length]
             beats[i, : len(piece)] = np.clip((piece - lo) * scale, 0.0, 1.0)
     return np.nan_to_num(beats, nan=0.0)
+
+
+def segment_beats_causal(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:
+    """Cut one fixed-length beat per R peak with past-only ("causal") scaling.
+
+    Each beat spans ``rr_factor`` x the median RR of the peaks within ``window_s`` before (and
+    at) its R peak (``fs`` samples when there are none); it is min-max scaled over the
+    ``window_s`` that ends where the beat ends (NaN ignored), clipped to [0, 1] and truncated /
+    zero-padded to ``n_samples``. Same shapes as :func:`segment_beats`.
+    """
+    signal, r_peaks = _checked(signal, r_peaks)
+    X, _ = cut_causal(signal, 0, r_peaks, np.arange(len(r_peaks)), params, len(signal))
+    return X
+
+
+def cut_causal(y: np.ndarray, y0: int, peaks_t: np.ndarray, index: np.ndarray, params: BeatParams,
+               end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Beats ``peaks_t[index]`` cut as :func:`segment_beats_causal` from a buffer.
+
+    ``y`` holds the signal from absolute index ``y0`` to (at least) each beat's end; the window
+    is clipped at the signal start and at ``end`` (the number of samples that exist).
+    ``peaks_t`` must hold every peak of the ``window_s`` before each indexed one.
+    Returns the beats (n, n_samples) and their lengths (n,).
+    """
+    window = int(round(params.window_s * params.fs))
+    ns = params.n_samples
+    p = peaks_t[index].astype(np.int64)
+    length = causal_lengths(peaks_t, np.asarray(index, dtype=np.int64), params)
+    X = np.zeros((len(p), ns), dtype=np.float32)
+    for k in range(0, len(p), 512):  # blocks: temporary arrays of 512 x window_s samples
+        X[k: k + 512] = _scale_causal(y, y0, p[k: k + 512], length[k: k + 512], window, ns, end)
+    return X, length
+
+
+def causal_lengths(peaks_t: np.ndarray, index: np.ndarray, params: BeatParams) -> np.ndarray:
+    """Beat length of each indexed peak: ``rr_factor`` x the median RR of the peaks within
+    ``window_s`` before it (vectorised: a padded matrix of those intervals)."""
+    if len(index) == 0:
+        return np.zeros(0, dtype=np.int64)
+    window = int(round(params.window_s * params.fs))
+    first = np.searchsorted(peaks_t, peaks_t[index] - window, side="left")
+    rr = np.diff(peaks_t).astype(np.float64)
+    count = index - first                                  # RR intervals per beat
+    width = max(1, int(count.max()))
+    col = np.arange(width)[None, :]
+    take = np.clip(first[:, None] + col, 0, max(len(rr) - 1, 0))
+    values = np.sort(np.where(col < count[:, None], rr[take] if len(rr) else np.inf, np.inf), axis=1)
+    rows = np.arange(len(index))
+    lo, hi = np.maximum(count - 1, 0) // 2, np.maximum(count, 1) // 2  # the middle one or two
+    median = np.where(count > 0, 0.5 * (values[rows, lo] + values[rows, hi]), params.fs)
+    return np.clip(np.round(params.rr_factor * median), 1, params.n_samples).astype(np.int64)
+
+
+def _scale_causal(y, y0, p, length, window, ns, end) -> np.ndarray:
+    stop = np.minimum(p + length, end) - y0             # window / beat end, buffer index
+    lo_start = np.maximum(p + length - window, 0) - y0  # window start, buffer index
+    pad_front = max(0, window - int(stop.min()))         # every window W long
+    pad_back = max(0, int((p - y0).max()) + ns - len(y))  # every piece n_samples long
+    nan = np.isnan(y)
+    lo_src = np.concatenate([np.full(pad_front, np.inf), np.where(nan, np.inf, y)])
+    hi_src = np.concatenate([np.full(pad_front, -np.inf), np.where(nan, -np.inf, y)])
+    first = stop + pad_front - window
+    inside = np.arange(window)[None, :] >= (lo_start - (stop - window))[:, None]
+    lo = np.where(inside, np.lib.stride_tricks.sliding_window_view(lo_src, window)[first], np.inf).min(axis=1)
+    hi = np.where(inside, np.lib.stride_tricks.sliding_window_view(hi_src, window)[first], -np.inf).max(axis=1)
+    pieces = np.lib.stride_tricks.sliding_window_view(np.concatenate([y, np.zeros(pad_back)]), ns)[p - y0]
+    keep = np.arange(ns)[None, :] < (stop + y0 - p)[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        scale = np.where(hi > lo, 1.0 / np.where(hi > lo, hi - lo, 1.0), 0.0)
+        X = np.clip((pieces - lo[:, None]) * scale[:, None], 0.0, 1.0)
+    return np.nan_to_num(np.where(keep, X, 0.0), nan=0.0).astype(np.float32)
+
+
+def _checked(signal, r_peaks) -> tuple[np.ndarray, np.ndarray]:
+    signal = np.asarray(signal, dtype=np.float64)
+    r_peaks = np.asarray(r_peaks, dtype=np.int64)
+    if signal.ndim != 1:
+        raise ValueError(f"signal must be 1-D, got shape {signal.shape}")
+    if len(r_peaks) and (r_peaks.min() < 0 or r_peaks.max() >= len(signal)):
+        raise ValueError("R-peak index outside the signal")
+    return signal, r_peaks
 
 
 def rr_features(r_peaks: np.ndarray, fs: float, n_local: int = 10) -> np.ndarray:

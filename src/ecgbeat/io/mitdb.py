@@ -100,55 +100,17 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def read_record(
-    folder: str | os.PathLike, name: str, lead: str = "MLII", annotator: str | None = "atr"
-) -> Record:
+def read_record(folder: str | os.PathLike, name: str, lead: str | None = None,
+                annotator: str | None = "atr") -> Record:
     """Read one lead of a WFDB record and its annotations.
 
-    The lead is chosen by name (default MLII); a record without it falls back to its first
-    signal (MIT-BIH 102 and 104 have V5/V2 only). Without an annotation file, the annotation
-    arrays are empty.
+    A thin wrapper over :func:`ecgbeat.io.signals.read_signal` (the one WFDB reader, with its
+    one-line errors for missing, unreadable and truncated files). The lead is chosen by name
+    (default: MLII, else the first signal; MIT-BIH 102 and 104 have V5/V2 only). Without an
+    annotation file, the annotation arrays are empty.
     """
-    import wfdb
+    from .signals import read_signal
 
-    base = Path(folder) / name
-    for ext in ("hea", "dat"):
-        if not base.with_suffix(f".{ext}").is_file() and not (ext == "dat" and _dat_named(base)):
-            raise EcgbeatError(f"{base}.{ext}: missing file of record {name}")
-    try:
-        header = wfdb.rdheader(str(base))
-        channel = header.sig_name.index(lead) if lead in header.sig_name else 0
-        rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
-    except EcgbeatError:
-        raise
-    except Exception as exc:
-        raise EcgbeatError(f"{base}: unreadable WFDB record ({first_line(exc)})") from None
-    signal = np.asarray(rec.p_signal[:, 0], dtype=np.float64)
-    if header.sig_len and len(signal) < header.sig_len:
-        raise EcgbeatError(f"{base}.dat: truncated ({len(signal)} of {header.sig_len} samples)")
-    samples = np.zeros(0, dtype=np.int64)
-    symbols = np.zeros(0, dtype=object)
-    ann_file = base.with_suffix(f".{annotator}") if annotator else None
-    if ann_file is not None and ann_file.is_file():
-        try:
-            ann = wfdb.rdann(str(base), annotator)
-        except Exception as exc:
-            raise EcgbeatError(f"{ann_file}: unreadable annotations ({first_line(exc)})") from None
-        samples = np.asarray(ann.sample, dtype=np.int64)
-        symbols = np.asarray(ann.symbol, dtype=object)
-    return Record(
-        name=name, signal_mV=signal, fs=float(rec.fs), lead=rec.sig_name[0],
-        ann_sample=samples, ann_symbol=symbols,
-    )
-
-
-def _dat_named(base: Path) -> bool:
-    """True when the header names signal files that exist (they need not be NAME.dat)."""
-    header = base.with_suffix(".hea")
-    if not header.is_file():
-        return False
-    lines = [ln for ln in header.read_text(errors="replace").splitlines() if ln and ln[0] != "#"]
-    files = {ln.split()[0] for ln in lines[1:] if ln.split()}
-    return bool(files) and all((base.parent / f).is_file() for f in files)
-
-
+    sig = read_signal(Path(folder) / f"{name}.hea", lead=lead, annotator=annotator)
+    return Record(name=str(name), signal_mV=sig.signal_mV, fs=sig.fs, lead=sig.lead,
+                  ann_sample=sig.ann_sample, ann_symbol=sig.ann_symbol)
