@@ -75,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rr-features", action="store_true",
                    help="models also take the RR-interval features (ecgbeat.features)")
     p.add_argument("--augment", action="store_true", help="training augmentation (ecgbeat.training)")
+    p.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "focal"))
+    p.add_argument("--sampler", default="shuffle", choices=("shuffle", "sqrt", "balanced"))
     p.add_argument("--scaling", default="fixed", choices=("fixed", "causal"),
                    help="beat window scaling (ecgbeat.dsp.beats; default: the Kaggle windows)")
     p.add_argument("--stem", default=None,
@@ -273,6 +275,8 @@ def render_markdown(doc: dict) -> str:
         f"class weights {meta['class_weight']}"
         + ("; RR-interval features" if meta.get("rr_features") else "")
         + ("; augmentation" if meta.get("augment") else "")
+        + (f"; {meta['loss']} loss" if meta.get("loss", "cross_entropy") != "cross_entropy" else "")
+        + (f"; {meta['sampler']} sampler" if meta.get("sampler", "shuffle") != "shuffle" else "")
         + f"; beat scaling {meta.get('scaling', 'fixed')}; best epoch by validation macro-F1 (validation: "
         "10 % of the training beats for intra, about 20 % of the DS1 records for inter)",
         f"- seeds: {', '.join(str(s) for s in meta['seeds'])}; values are mean ± sample std over seeds, in %",
@@ -402,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "class_weight": args.class_weight, "rr_features": args.rr_features, "augment": args.augment,
+        "loss": args.loss, "sampler": args.sampler,
         "scaling": args.scaling, "records": list(args.records),
         "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),
         "git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
@@ -426,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
                 for model_name in args.models:
                     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                          class_weight=args.class_weight, augment=args.augment, seed=seed,
+                                         loss=args.loss, sampler=args.sampler,
                                          device=args.device, max_threads=args.threads)
                     work = base / f"{split_name}-seed{seed}-{model_name}"
                     run = run_one(split, model_name, config, work, rr_features=args.rr_features)

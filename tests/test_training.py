@@ -115,3 +115,47 @@ def test_damaged_training_state_is_one_line_error(split, tmp_path):
     with pytest.raises(EcgbeatError, match=r"last.pt: unreadable training state \("):
         train(create_model("lstm", hidden_size=8), split.train, split.val, TrainConfig(epochs=1),
               out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_focal_loss_is_cross_entropy_at_gamma_zero_and_down_weights_easy_beats():
+    import torch.nn.functional as F
+
+    from ecgbeat.training import FocalLoss
+
+    g = torch.Generator().manual_seed(0)
+    logits, y = torch.randn(64, 5, generator=g), torch.randint(0, 5, (64,), generator=g)
+    w = torch.tensor([0.2, 1.0, 1.5, 2.0, 0.3])
+    assert torch.allclose(FocalLoss(None, 0.0)(logits, y), F.cross_entropy(logits, y), atol=1e-6)
+    assert torch.allclose(FocalLoss(w, 0.0)(logits, y), F.cross_entropy(logits, y, weight=w), atol=1e-6)
+    easy = torch.full((1, 5), -5.0)
+    easy[0, 0] = 5.0
+    hard = torch.zeros(1, 5)
+    ratio = lambda z: float(FocalLoss(None, 2.0)(z, torch.tensor([0])) / F.cross_entropy(z, torch.tensor([0])))  # noqa: E731
+    assert ratio(easy) < 1e-6 < ratio(hard) < 1.0
+    with pytest.raises(EcgbeatError, match="loss must be one of"):
+        TrainConfig(loss="hinge")
+
+
+def test_balanced_sampler_evens_out_the_classes(split):
+    from ecgbeat.training import _loader
+
+    y = split.train.y
+    X = np.zeros((len(y), 1, 4), dtype=np.float32)
+    counts = {}
+    for mode in ("shuffle", "sqrt", "balanced"):
+        batches = _loader(X, None, y, 256, True, torch.Generator().manual_seed(0), mode)
+        drawn = np.concatenate([b[1].numpy() for b in batches])
+        assert len(drawn) == len(y)
+        counts[mode] = np.bincount(drawn, minlength=5)[np.bincount(y, minlength=5) > 0]
+    share = {m: c / c.sum() for m, c in counts.items()}
+    present = len(share["balanced"])
+    assert np.abs(share["balanced"] - 1 / present).max() < 0.05  # about equal per class
+    assert share["shuffle"].min() < share["sqrt"].min() < share["balanced"].min()  # rarest class
+    # a short run with both options trains and is repeatable
+    cfg = TrainConfig(epochs=1, seed=3, sampler="balanced", loss="focal", class_weight="sqrt")
+    small = split.train.subset(np.arange(0, len(split.train), 8))
+    losses = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        losses.append(train(create_model("lstm"), small, split.val, cfg, progress=False).history[0]["train_loss"])
+    assert losses[0] == losses[1] and np.isfinite(losses[0])

@@ -45,7 +45,13 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the model's)")
-    p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default=d.class_weight)
+    p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default=d.class_weight,
+                   help="loss weights: 1/sqrt(class frequency) or 1/frequency")
+    p.add_argument("--loss", choices=("cross_entropy", "focal"), default=d.loss,
+                   help="focal: down-weights beats already classified well (gamma --focal-gamma)")
+    p.add_argument("--focal-gamma", type=float, default=d.focal_gamma)
+    p.add_argument("--sampler", choices=("shuffle", "sqrt", "balanced"), default=d.sampler,
+                   help="draw training beats with probability 1/sqrt(class frequency) or 1/frequency")
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"), default=d.schedule)
     p.add_argument("--augment", action="store_true", help="amplitude, baseline wander, noise, shifts")
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping epochs (0: off)")
@@ -69,7 +75,8 @@ def _config(args):
     from .training import TrainConfig
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       class_weight=args.class_weight, schedule=args.schedule, augment=args.augment,
+                       class_weight=args.class_weight, loss=args.loss, focal_gamma=args.focal_gamma,
+                       sampler=args.sampler, schedule=args.schedule, augment=args.augment,
                        patience=args.patience, seed=args.seed, device=args.device)
 
 

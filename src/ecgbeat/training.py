@@ -28,7 +28,13 @@ class TrainConfig:
     """Training settings (flat, JSON-able).
 
     class_weight : {"none", "sqrt", "balanced"}
-        Cross-entropy class weights: none, 1/sqrt(frequency), or 1/frequency (normalised).
+        Loss class weights: none, 1/sqrt(frequency), or 1/frequency (normalised).
+    loss : {"cross_entropy", "focal"}
+        Cross-entropy, or the focal loss of Lin et al. 2017 (``focal_gamma``; 0 = cross-entropy),
+        which lowers the weight of beats the model already gets right.
+    sampler : {"shuffle", "sqrt", "balanced"}
+        Order of the training beats per epoch: a shuffle, or drawn with replacement with
+        probability 1/sqrt(class frequency) or 1/frequency (balanced classes per batch).
     schedule : {"onecycle", "cosine", "constant"}
         Learning-rate schedule over all epochs.
     lr : float or None
@@ -44,6 +50,9 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float = 0.0
     class_weight: str = "none"
+    loss: str = "cross_entropy"
+    focal_gamma: float = 2.0
+    sampler: str = "shuffle"
     schedule: str = "onecycle"
     augment: bool = False
     patience: int = 0
@@ -53,8 +62,8 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self):
-        choices = {"class_weight": ("none", "sqrt", "balanced"),
-                   "schedule": ("onecycle", "cosine", "constant")}
+        choices = {"class_weight": ("none", "sqrt", "balanced"), "loss": ("cross_entropy", "focal"),
+                   "sampler": ("shuffle", "sqrt", "balanced"), "schedule": ("onecycle", "cosine", "constant")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise EcgbeatError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -94,12 +103,30 @@ def set_seed(seed: int) -> torch.Generator:
 
 
 def class_weights(y: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
-    if mode == "none":
+    if mode in ("none", "shuffle"):
         return None
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     counts[counts == 0] = 1.0
     w = 1.0 / (np.sqrt(counts) if mode == "sqrt" else counts)
     return torch.tensor(w * n_classes / w.sum(), dtype=torch.float32)
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, optionally
+    class-weighted (weighted mean, as ``nn.CrossEntropyLoss``). gamma = 0 is cross-entropy."""
+
+    def __init__(self, weight: torch.Tensor | None = None, gamma: float = 2.0):
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.gamma = float(gamma)
+
+    def forward(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logp = F.log_softmax(logits, dim=1).gather(1, y[:, None])[:, 0]
+        loss = -((1.0 - logp.exp()) ** self.gamma) * logp
+        if self.weight is None:
+            return loss.mean()
+        w = self.weight[y]
+        return (w * loss).sum() / w.sum()
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -116,12 +143,17 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.roll(x, shift, dims=2) if shift else x
 
 
-def _loader(X, feats, y, batch_size, shuffle, gen):
+def _loader(X, feats, y, batch_size, shuffle, gen, sampler: str = "shuffle"):
     tensors = [torch.from_numpy(X), torch.from_numpy(y)]
     if feats is not None:
         tensors.append(torch.from_numpy(feats))
-    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*tensors),
-                                       batch_size=batch_size, shuffle=shuffle, generator=gen)
+    data = torch.utils.data.TensorDataset(*tensors)
+    if sampler != "shuffle":  # classes drawn with probability ~ 1/frequency (or its square root)
+        per_class = class_weights(y, int(y.max()) + 1, sampler).numpy()
+        draw = torch.utils.data.WeightedRandomSampler(torch.from_numpy(per_class[y].astype(np.float64)),
+                                                      num_samples=len(y), replacement=True, generator=gen)
+        return torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=draw)
+    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
 
 
 @torch.no_grad()
@@ -165,9 +197,11 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
     n_feat = getattr(model, "n_features", 0)
     X_tr, f_tr = model_inputs(train_set, n_feat)
     X_va, f_va = model_inputs(val_set, n_feat)
-    loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, True, gen)
+    loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, True, gen, config.sampler)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
-    criterion = nn.CrossEntropyLoss(weight=None if weight is None else weight.to(device))
+    weight = None if weight is None else weight.to(device)
+    criterion = (FocalLoss(weight, config.focal_gamma) if config.loss == "focal"
+                 else nn.CrossEntropyLoss(weight=weight))
     lr = config.lr if config.lr is not None else getattr(model, "default_lr", 1e-3)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     sched = _make_scheduler(opt, lr, config, len(loader))
