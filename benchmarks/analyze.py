@@ -444,7 +444,7 @@ def targets(r: dict) -> list[dict]:
 def markdown(r: dict) -> str:
     env = r.get("environment", {})
     lines = ["# Raw ECG in, labelled beats out: benchmark", "",
-             f"Machine: {env.get('cpu')} ({env.get('cores')} cores, shared with other jobs; load average "
+             f"Machine: {env.get('cpu')} ({env.get('cores')} cores; load average "
              f"at start {env.get('load_average')}), Python {env.get('python')}, torch {env.get('torch')}, "
              f"1 thread, {env.get('date')}. Produced by `benchmarks/analyze.py`; numbers in `analyze.json`.",
              "", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
@@ -515,18 +515,20 @@ def markdown(r: dict) -> str:
 
 
 NOTES = [
-    "- *Scaling.* `fixed` cuts the beats exactly like the training beats (consecutive 10-s windows, "
-    "`segment_beats`); a stream must then wait for the end of a beat's window, hence its ~7 s median "
-    "latency. `causal` scales each beat with the 10 s that end where the beat ends and takes the beat "
-    "length from the past 10 s of RR intervals, so a stream decides about one beat length after the R peak. "
-    "Both are deterministic functions of the samples and R peaks, so `StreamClassifier` and "
-    "`analyze_record` agree when they use the same scaling; `fixed` and `causal` labels differ on a few % "
-    "of beats, so the two must not be mixed. The library default is `fixed`; the latency target needs "
-    "`scaling=\"causal\"` (`--scaling causal`), which classified DS2 as well as `fixed` here.",
-    "- *Timing.* The machine is shared (2 cores, other jobs running; see the load average); repeated runs "
-    "varied by up to ~30 %. All runs use one torch thread. End-to-end time is dominated by R-peak "
-    "detection (`ecgbeat.dsp`), classification and the PNG (matplotlib, ~0.3-0.5 s). The fresh CLI "
-    "process adds Python, torch, wfdb and matplotlib imports and the model load.",
+    "- *Scaling.* `fixed` cuts beats like the Kaggle beats (consecutive 10-s windows, `segment_beats`); "
+    "a stream must then wait for the end of a beat's window, hence its ~7 s median latency. `causal` "
+    "scales each beat with the 10 s that end where the beat ends and takes the beat length from the past "
+    "10 s of RR intervals, so a stream decides about one beat length after the R peak. Training beats can "
+    "be cut either way (`ecgbeat train --scaling`); `analyze_record` and `StreamClassifier` cut as the "
+    "checkpoint was trained unless `AnalyzeConfig.scaling` overrides it (the `lstm` and `lstm+rr` rows "
+    "with `causal` are such overrides; `lstm-causal` is trained on causal beats and cut as trained). "
+    "Both cuts are deterministic functions of the samples and R peaks, so stream and analyze agree when "
+    "they use the same scaling.",
+    "- *Timing.* Sections are re-run separately (`--only`); a busy machine (see the load average at the "
+    "top) slows them, and repeated runs varied by up to ~30 %. All runs use one torch thread. End-to-end "
+    "time is dominated by R-peak detection (`ecgbeat.dsp`), classification and the PNG (matplotlib, "
+    "~0.3-0.5 s). The fresh CLI process adds Python, torch, scipy, wfdb and matplotlib imports and the "
+    "model load.",
     "- *Stream throughput* falls with the chunk size: each push runs the detector and, when a beat is "
     "ready, one model call for the beats decided by that push. Latency is measured in stream time and "
     "includes waiting for the chunk to fill; the first beats wait for the detector's 2-s learning phase "
