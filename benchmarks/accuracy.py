@@ -166,28 +166,22 @@ def run_one(split, model_name: str, config, work_dir: Path, rr_features: bool = 
 
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.features import model_inputs
-    from ecgbeat.metrics import classification_metrics, ec57_metrics
     from ecgbeat.pipeline import train_model
-    from ecgbeat.training import predict_logits
+    from ecgbeat.predict import evaluate_beats
 
     t0 = time.perf_counter()
     ckpt, meta = train_model(split, work_dir, model_name=model_name, config=config, progress=False,
                              rr_features=rr_features)
     wall = time.perf_counter() - t0
     history = json.loads((work_dir / "history.json").read_text())
-    model, _ = load_checkpoint(ckpt)
-    X, feats = model_inputs(split.test, getattr(model, "n_features", 0))
-    logits = predict_logits(model, X, feats, batch_size=INFERENCE_BATCH)
-    y_true, y_pred = split.test.y, logits.argmax(1)
-    classes = tuple(split.test.classes)
-    metrics = classification_metrics(y_true, y_pred, classes)
-    ec57 = ec57_metrics(y_true, y_pred, classes)
-    throughput = inference_throughput(model, X, feats)
+    model, meta = load_checkpoint(ckpt)  # the saved model, as a user would load it
+    metrics, _ = evaluate_beats(model, meta, split.test)
+    throughput = inference_throughput(model, *model_inputs(split.test, getattr(model, "n_features", 0)))
     epochs_run = len(history)
     return {
         "model": model_name, "split": split.name, "seed": split.seed,
         "model_args": meta.get("model_args") or getattr(model, "init_args", {}),
-        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "n_parameters": meta["n_parameters"],
         "peak_lr": history[-1].get("peak_lr", config.lr) if history else config.lr,
         "epochs_run": epochs_run, "best_epoch": meta["best_epoch"],
         "val_macro_f1": meta["val_macro_f1"],
@@ -199,7 +193,7 @@ def run_one(split, model_name: str, config, work_dir: Path, rr_features: bool = 
         "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
         "majority_baseline_accuracy": metrics["majority_baseline_accuracy"],
         "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"],
-        "ec57": ec57,
+        "ec57": metrics["ec57"],
     }
 
 

@@ -249,13 +249,6 @@ def summarise(records: list[dict], detectors: list[str]) -> dict:
 # ---------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _fmt(x: float) -> str:
     return "n/a" if x != x else f"{x:.2f}"
 
@@ -380,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         "totals": totals,
         "records": results,
     }
+    from ecgbeat.io.atomic import write_text_atomic
+
     out_dir = args.out_dir
-    _atomic_write(out_dir / "detection.json", json.dumps(result, indent=1) + "\n")
-    _atomic_write(out_dir / "detection.md", render_markdown(result))
+    write_text_atomic(out_dir / "detection.json", json.dumps(result, indent=1) + "\n")
+    write_text_atomic(out_dir / "detection.md", render_markdown(result))
     print()
     for d in detectors:
         w, e = totals[d]["whole"], totals[d]["ec57"]

@@ -143,7 +143,7 @@ def test_balanced_sampler_evens_out_the_classes(split):
     X = np.zeros((len(y), 1, 4), dtype=np.float32)
     counts = {}
     for mode in ("shuffle", "sqrt", "balanced"):
-        batches = _loader(X, None, y, 256, True, torch.Generator().manual_seed(0), mode)
+        batches = _loader(X, None, y, 256, torch.Generator().manual_seed(0), mode)
         drawn = np.concatenate([b[1].numpy() for b in batches])
         assert len(drawn) == len(y)
         counts[mode] = np.bincount(drawn, minlength=5)[np.bincount(y, minlength=5) > 0]

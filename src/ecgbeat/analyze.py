@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dsp.beats import SCALINGS, BeatParams, cut_causal, rr_features, segment_beats
+from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
 from .errors import EcgbeatError
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
@@ -416,13 +416,6 @@ def to_target(samples: np.ndarray, plan: Plan) -> np.ndarray:
     """Sample indices at the input rate -> target rate, truncated as for the training beats
     (``wfdb.processing.resample_ann``), in exact integer arithmetic (``sample * up // down``)."""
     return (np.asarray(samples, dtype=np.int64) * plan.up) // plan.down
-
-
-def beat_length(rr: np.ndarray, params: BeatParams) -> int:
-    """Beat length in target samples: ``rr_factor`` x median RR (``params.fs`` when no RR), as
-    :func:`segment_beats`."""
-    length = int(round(params.rr_factor * (np.median(rr) if len(rr) else params.fs)))
-    return max(1, min(length, params.n_samples))
 
 
 def cut_fixed(y: np.ndarray, y0: int, peaks_t: np.ndarray, index: np.ndarray, params: BeatParams,

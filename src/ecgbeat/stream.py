@@ -29,7 +29,6 @@ from .analyze import (
     AnalyzeConfig,
     Plan,
     beat_dict,
-    beat_length,
     beat_params,
     beat_rr_features,
     beats_readable,
@@ -42,7 +41,7 @@ from .analyze import (
     to_target,
     unreadable_mask,
 )
-from .dsp.beats import cut_causal
+from .dsp.beats import causal_lengths, cut_causal
 from .errors import EcgbeatError
 
 #: Extra wait (s) for the detector to confirm a peak after the time a decision needs.
@@ -261,8 +260,7 @@ class StreamClassifier:
         p, pt = self._plan, self._peaks_t
         close_n = 0
         if self._plan.scaling == "causal":
-            first = np.searchsorted(pt, pt[k] - p.window, side="left")
-            need_t = pt[k] + beat_length(np.diff(pt[first: k + 1]), p.params)
+            need_t = pt[k] + int(causal_lengths(pt, np.array([k]), p.params)[0])
         else:
             w_end = (pt[k] // p.window + 1) * p.window
             close_n = int(np.ceil((w_end + WINDOW_WAIT_S * p.params.fs) * p.down / p.up))

@@ -103,7 +103,7 @@ def set_seed(seed: int) -> torch.Generator:
 
 
 def class_weights(y: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
-    if mode in ("none", "shuffle"):
+    if mode == "none":
         return None
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     counts[counts == 0] = 1.0
@@ -143,7 +143,7 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.roll(x, shift, dims=2) if shift else x
 
 
-def _loader(X, feats, y, batch_size, shuffle, gen, sampler: str = "shuffle"):
+def _loader(X, feats, y, batch_size, gen, sampler: str = "shuffle"):
     tensors = [torch.from_numpy(X), torch.from_numpy(y)]
     if feats is not None:
         tensors.append(torch.from_numpy(feats))
@@ -153,7 +153,7 @@ def _loader(X, feats, y, batch_size, shuffle, gen, sampler: str = "shuffle"):
         draw = torch.utils.data.WeightedRandomSampler(torch.from_numpy(per_class[y].astype(np.float64)),
                                                       num_samples=len(y), replacement=True, generator=gen)
         return torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=draw)
-    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
+    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=gen)
 
 
 @torch.no_grad()
@@ -197,7 +197,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
     n_feat = getattr(model, "n_features", 0)
     X_tr, f_tr = model_inputs(train_set, n_feat)
     X_va, f_va = model_inputs(val_set, n_feat)
-    loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, True, gen, config.sampler)
+    loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, gen, config.sampler)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
     weight = None if weight is None else weight.to(device)
     criterion = (FocalLoss(weight, config.focal_gamma) if config.loss == "focal"

@@ -16,6 +16,7 @@ Two ways to scale a beat (``BeatParams.scaling``):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,15 +53,15 @@ class BeatParams:
             raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
 
     def to_dict(self) -> dict:
-        return {"fs": self.fs, "n_samples": self.n_samples, "window_s": self.window_s,
-                "rr_factor": self.rr_factor, "scaling": self.scaling}
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> BeatParams:
         """The parameters in ``d`` (e.g. a checkpoint's ``preprocessing``); missing keys take
         the defaults (checkpoints written before ``scaling`` existed are "fixed")."""
         defaults = cls()
-        return cls(**{k: type(getattr(defaults, k))(d[k]) for k in defaults.to_dict() if d.get(k) is not None})
+        return cls(**{f.name: type(getattr(defaults, f.name))(d[f.name]) for f in dataclasses.fields(cls)
+                      if d.get(f.name) is not None})
 
 
 def cut(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:
@@ -104,13 +105,19 @@ def segment_beats(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = 
         lo, hi = np.nanmin(signal[start:stop]), np.nanmax(signal[start:stop])
         scale = 1.0 / (hi - lo) if hi > lo else 0.0
         inside = np.flatnonzero(window_of == w)
-        rr = np.diff(r_peaks[inside])
-        length = int(round(params.rr_factor * (np.median(rr) if len(rr) else fallback_rr)))
-        length = max(1, min(length, params.n_samples))
+        length = beat_length(np.diff(r_peaks[inside]), params, fallback_rr)
         for i in inside:
             piece = signal[r_peaks[i] : r_peaks[i] + length]
             beats[i, : len(piece)] = np.clip((piece - lo) * scale, 0.0, 1.0)
     return np.nan_to_num(beats, nan=0.0)
+
+
+def beat_length(rr: np.ndarray, params: BeatParams, fallback_rr: float | None = None) -> int:
+    """Beat length in samples: ``rr_factor`` x the median of the RR intervals ``rr`` (samples),
+    ``fallback_rr`` (default ``params.fs``, i.e. 60 bpm) when there are none, clipped to
+    [1, ``n_samples``]. :func:`causal_lengths` is the same rule vectorised over many beats."""
+    median = np.median(rr) if len(rr) else (params.fs if fallback_rr is None else fallback_rr)
+    return max(1, min(int(round(params.rr_factor * median)), params.n_samples))
 
 
 def segment_beats_causal(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:
