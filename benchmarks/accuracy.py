@@ -26,7 +26,6 @@ import argparse
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,17 +40,14 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
+from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
+
 RESULTS = REPO / "benchmarks" / "results"
 PUBLISHED = REPO / "benchmarks" / "published.json"
 QUICK_RECORDS = ("100", "208", "209", "232")  # N; V + F; S: every class but Q, DS1 and DS2
 QUICK_MAX_TRAIN = 2000
 INFERENCE_BATCH = 4096
 EC57_CLASSES = ("S", "V")
-
-
-def default_mitdb() -> Path:
-    env = os.environ.get("ECGBEAT_MITDB")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "mitdb"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -341,27 +337,6 @@ def published_table(split: str) -> list[str]:
         lines.append(f"| {r['reference']} | {r['method']} | " + " | ".join(num(r.get(k)) for k in keys)
                      + f" | {r.get('note', '')} |")
     return lines + [""]
-
-
-def git_info() -> tuple[str | None, bool | None]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                timeout=5, cwd=REPO).stdout.strip() or None
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True, timeout=10, cwd=REPO).stdout.strip())
-        return commit, dirty
-    except Exception:
-        return None, None
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _clean(obj):

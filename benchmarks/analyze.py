@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+from bench_common import cpu_name, default_mitdb  # noqa: E402  (beside this script)
+
 RESULTS = ROOT / "benchmarks" / "results"
 MODELS = {  # name -> (registered model, model_args, beat scaling of the training beats)
     "lstm": ("lstm", {"patch_size": 8, "num_layers": 1}, "fixed"),  # the project's LSTM, made small
@@ -47,7 +49,8 @@ TARGETS = {"end_to_end_s": 1.5, "throughput_x": 200.0, "latency_median_s": 1.5, 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mitdb", default=os.environ.get("ECGBEAT_MITDB") or str(ROOT.parent / "shared" / "data" / "mitdb"))
+    p.add_argument("--mitdb", default=str(default_mitdb()),
+                   help="MIT-BIH folder (default: $ECGBEAT_MITDB, else ../shared/data/mitdb)")
     p.add_argument("--models-dir", default=str(Path.home() / ".cache" / "ecgbeat" / "bench-analyze"))
     p.add_argument("--quick", action="store_true", help="fewer records and chunk sizes, 2-h memory run")
     p.add_argument("--only", help="comma-separated sections: accuracy,speed,stream,agreement,memory")
@@ -366,7 +369,7 @@ def _environment() -> dict:
     import torch
 
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
             "date": time.strftime("%Y-%m-%d %H:%M")}

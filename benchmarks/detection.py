@@ -46,6 +46,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+from bench_common import default_mitdb  # noqa: E402  (beside this script)
+
 try:  # installed package, else the source tree
     import ecgbeat.dsp  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the environment
@@ -63,11 +65,6 @@ DETECTOR_LABELS = {
     "xqrs": "wfdb xqrs_detect",
     "neurokit2": "neurokit2 ecg_peaks(ecg_clean)",
 }
-
-
-def default_mitdb() -> Path:
-    env = os.environ.get("ECGBEAT_MITDB")
-    return Path(env) if env else REPO.parent / "shared" / "data" / "mitdb"
 
 
 def list_records(mitdb: Path) -> list[str]:

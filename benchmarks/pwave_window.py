@@ -12,7 +12,6 @@ Usage: ``python benchmarks/pwave_window.py [PRE]`` (default 31 samples = 0.25 s)
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -33,7 +32,9 @@ def main(pre: int) -> list[dict]:
     from ecgbeat.training import TrainConfig
 
     ds.cut = lambda signal, peaks, params: segment_beats(signal, np.maximum(peaks - pre, 0), params)
-    mitdb = os.environ.get("ECGBEAT_MITDB") or str(REPO.parent / "shared" / "data" / "mitdb")
+    from bench_common import default_mitdb
+
+    mitdb = default_mitdb()
     beats = ds.build_beats(mitdb=mitdb)  # no cache: these beats must not land under the normal key
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
