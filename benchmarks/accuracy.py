@@ -68,8 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None, help="default: 128; --quick: 32")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: each model's own)")
     p.add_argument("--class-weight", default="none", choices=("none", "sqrt", "balanced"))
-    p.add_argument("--rr-features", action="store_true",
-                   help="models also take the RR-interval features (ecgbeat.features)")
+    p.add_argument("--features", default=None, choices=("rr", "rr+context"),
+                   help="per-beat features the models also take (ecgbeat.features.FEATURE_SETS)")
+    p.add_argument("--rr-features", action="store_const", const="rr", dest="features",
+                   help="short for --features rr")
+    p.add_argument("--template", action="store_true",
+                   help="models also take each beat's template (median of its patient's previous beats) "
+                        "as a second channel")
     p.add_argument("--augment", action="store_true", help="training augmentation (ecgbeat.training)")
     p.add_argument("--loss", default="cross_entropy", choices=("cross_entropy", "focal"))
     p.add_argument("--sampler", default="shuffle", choices=("shuffle", "sqrt", "balanced"))
@@ -156,23 +161,31 @@ def inference_throughput(model, X: np.ndarray, feats: np.ndarray | None = None,
     return batch / min(times)
 
 
-def run_one(split, model_name: str, config, work_dir: Path, rr_features: bool = False) -> dict:
+def _features_label(meta: dict) -> str | None:
+    """How the per-beat features of a run are described (older results say ``rr_features``)."""
+    name = meta.get("features") or ("rr" if meta.get("rr_features") else None)
+    return {"rr": "RR-interval features", "rr+context": "RR-interval and patient-context features"}.get(
+        name, name)
+
+
+def run_one(split, model_name: str, config, work_dir: Path, features: str | None = None,
+            template: bool = False) -> dict:
     """Train, reload the checkpoint, evaluate on the test set."""
     import json
 
     from ecgbeat.checkpoint import load_checkpoint
-    from ecgbeat.features import model_inputs
+    from ecgbeat.features import inputs_for
     from ecgbeat.pipeline import train_model
     from ecgbeat.predict import evaluate_beats
 
     t0 = time.perf_counter()
     ckpt, meta = train_model(split, work_dir, model_name=model_name, config=config, progress=False,
-                             rr_features=rr_features)
+                             features=features, template=template)
     wall = time.perf_counter() - t0
     history = json.loads((work_dir / "history.json").read_text())
     model, meta = load_checkpoint(ckpt)  # the saved model, as a user would load it
     metrics, _ = evaluate_beats(model, meta, split.test)
-    throughput = inference_throughput(model, *model_inputs(split.test, getattr(model, "n_features", 0)))
+    throughput = inference_throughput(model, *inputs_for(model, split.test))
     epochs_run = len(history)
     return {
         "model": model_name, "split": split.name, "seed": split.seed,
@@ -263,7 +276,8 @@ def render_markdown(doc: dict) -> str:
         f"- training: {meta['epochs']} epoch{'s' if meta['epochs'] != 1 else ''}, "
         f"batch {meta['batch_size']}, Adam, one-cycle schedule, peak lr {meta['lr'] or 'model default'}, "
         f"class weights {meta['class_weight']}"
-        + ("; RR-interval features" if meta.get("rr_features") else "")
+        + (f"; {_features_label(meta)}" if _features_label(meta) else "")
+        + ("; template channel (median of the patient's previous 64 beats)" if meta.get("template") else "")
         + ("; augmentation" if meta.get("augment") else "")
         + (f"; {meta['loss']} loss" if meta.get("loss", "cross_entropy") != "cross_entropy" else "")
         + (f"; {meta['sampler']} sampler" if meta.get("sampler", "shuffle") != "shuffle" else "")
@@ -374,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python benchmarks/accuracy.py", *(argv if argv is not None else sys.argv[1:])]),
         "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "class_weight": args.class_weight, "rr_features": args.rr_features, "augment": args.augment,
+        "class_weight": args.class_weight, "features": args.features, "template": args.template,
+        "augment": args.augment,
         "loss": args.loss, "sampler": args.sampler,
         "scaling": args.scaling, "records": list(args.records),
         "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),
@@ -403,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
                                          loss=args.loss, sampler=args.sampler,
                                          device=args.device, max_threads=args.threads)
                     work = base / f"{split_name}-seed{seed}-{model_name}"
-                    run = run_one(split, model_name, config, work, rr_features=args.rr_features)
+                    run = run_one(split, model_name, config, work, features=args.features, template=args.template)
                     run["val_by"], run["val_records"] = split.info.get("val_by"), split.info.get("val_records")
                     runs.append(run)
                     print(f"[{len(runs)}/{total}] {split_name:5s} seed {seed} {model_name:18s} "

@@ -190,3 +190,29 @@ def test_causal_training_beats_carry_to_analyze(mitdb, tmp_path):
                   "--no-plot")
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads((tmp_path / "a" / "100_summary.json").read_text())["scaling"] == "causal"
+
+
+def test_template_model_trains_evaluates_analyzes_and_refuses_csv_beats(demo_run, mitdb, tmp_path):
+    """`train --template --features rr+context`: the checkpoint says what the model takes, evaluate
+    and analyze build the template and context themselves, and pre-cut CSV beats (no neighbours)
+    get a one-line error instead of made-up templates."""
+    out = run_cli("train", "--mitdb", mitdb, "--records", "100,119", "--epochs", "1", "--template",
+                  "--features", "rr+context", "--out", tmp_path / "m")
+    assert out.returncode == 0, out.stderr[-2000:]
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["preprocessing"]["channels"] == ["beat", "template"]
+    assert meta["preprocessing"]["features"] == "rr+context"
+    assert meta["preprocessing"]["template_beats"] == 64 and meta["model_args"]["in_channels"] == 2
+    out = run_cli("evaluate", tmp_path / "m" / "model.json", "--mitdb", mitdb, "--records", "100,119",
+                  "--out", tmp_path / "e")
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("analyze", "--checkpoint", tmp_path / "m" / "model.json", mitdb / "119", "--out", tmp_path / "a",
+                  "--no-plot")
+    assert out.returncode == 0, out.stderr[-2000:]
+    beats = pd.read_csv(tmp_path / "a" / "119_beats.csv")
+    assert len(beats) > 1500 and beats["class"].isin(list("NSVFQ")).mean() > 0.99
+    run, _ = demo_run
+    out = run_cli("predict", tmp_path / "m" / "model.json", run / "data" / "mitbih_test.csv",
+                  "--out", tmp_path / "p.csv")
+    assert out.returncode == 2 and "whole recordings" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p.csv").exists()

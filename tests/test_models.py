@@ -112,6 +112,24 @@ def test_checkpoint_round_trip_gives_identical_outputs(name, tmp_path):
         torch.testing.assert_close(loaded(x, f), model(x, f), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_beat_and_template_channels(name, tmp_path):
+    """in_channels=2 (the beat and its patient template) with the 11 "rr+context" features: the
+    second channel changes the output, and the checkpoint rebuilds the same model."""
+    model = make(name, in_channels=2, n_features=11).eval()
+    x = torch.cat([beats(3), beats(3, seed=1)], dim=1)
+    f = torch.rand(3, 11)
+    with torch.no_grad():
+        out = model(x, f)
+        other = model(torch.cat([x[:, :1], beats(3, seed=2)], dim=1), f)
+    assert out.shape == (3, N_CLASSES) and torch.isfinite(out).all()
+    assert not torch.allclose(out, other)
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "model", model, META))
+    assert loaded.in_channels == 2
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, f), out, rtol=0, atol=0)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the legacy exporter announces its end
 @pytest.mark.filterwarnings("ignore::UserWarning")  # LSTM batch-size note; the test checks batches 1, 5
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")

@@ -191,3 +191,23 @@ def test_replay_and_cli_stdin(mitdb, model, tmp_path, monkeypatch, capsys):
     assert "--fs" in capsys.readouterr().err
     with pytest.raises(EcgbeatError):
         list(stream_text(["1 2 3"], model, 360.0, chunk_s=0))
+
+
+def test_stream_with_template_and_context_matches_analyze(mitdb):
+    """A model that compares each beat with its patient's earlier beats (template channel and
+    "rr+context" features) gets the same template and long-term RR on a stream as offline,
+    however the stream is chunked; the history it keeps stays bounded."""
+    import torch
+
+    from ecgbeat.models import create_model
+
+    sig = excerpt(mitdb, "119", 150.0)  # ventricular bigeminy: templates matter here
+    torch.manual_seed(2)
+    model = create_model("lstm", in_channels=2, n_features=11).eval()
+    config = AnalyzeConfig(scaling="causal")
+    result = analyze_record(sig, model, config)
+    for chunk_s in (0.1, 1.3):
+        sc = StreamClassifier(model, sig.fs, config)
+        beats = run_stream(sc, sig.signal_mV, int(chunk_s * sig.fs))
+        assert_agrees(result, beats, min_agree=1.0)
+        assert len(sc._context._beats) <= 64 and len(sc._context._rr) <= 300

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
+from .dsp.context import PatientContext
 from .errors import EcgbeatError
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
@@ -168,7 +169,7 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     t2 = time.perf_counter()
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
-    proba = classify(model, meta, X, rr, readable)
+    proba = classify(model, meta, X, rr, readable, patient_context(model, meta))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -464,18 +465,38 @@ def beat_rr_features(peaks: np.ndarray, fs: float, config: AnalyzeConfig) -> np.
     return rr
 
 
-def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray) -> np.ndarray:
-    """Probabilities (n, n_classes) of the readable beats; NaN rows for the others."""
+def patient_context(model, meta: dict) -> PatientContext | None:
+    """A fresh :class:`~ecgbeat.dsp.context.PatientContext` for a model that compares beats with
+    the patient's earlier beats (a template channel or the "rr+context" features); else None."""
+    from .features import feature_set_for
+
+    n_features = int(getattr(model, "n_features", 0) or 0)
+    if getattr(model, "in_channels", 1) < 2 and not (n_features and feature_set_for(n_features) == "rr+context"):
+        return None
+    params = beat_params(meta)
+    return PatientContext(params.template_beats, params.long_rr_beats)
+
+
+def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
+             context: PatientContext | None = None) -> np.ndarray:
+    """Probabilities (n, n_classes) of the readable beats; NaN rows for the others.
+
+    ``context`` (:func:`patient_context`) is updated with these beats, which must follow the
+    beats of its earlier updates in time."""
     from .predict import predict_proba
     from .types import BeatSet
 
     classes = tuple(meta["classes"])
     proba = np.full((len(X), len(classes)), np.nan, dtype=np.float32)
+    template = long_rr = None
+    if context is not None:
+        template, long_rr = context.update(X, rr_s[:, 0], readable)
     idx = np.flatnonzero(readable)
     if len(idx):
         params = beat_params(meta)
         beats = BeatSet(X=X[idx], y=np.full(len(idx), -1, dtype=np.int64), rr_s=rr_s[idx],
-                        fs=params.fs, classes=classes)
+                        long_rr_s=None if long_rr is None else long_rr[idx],
+                        template=None if template is None else template[idx], fs=params.fs, classes=classes)
         proba[idx] = predict_proba(model, beats)
     return proba
 

@@ -56,8 +56,15 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", action="store_true", help="amplitude, baseline wander, noise, shifts")
     p.add_argument("--patience", type=int, default=d.patience, help="early stopping epochs (0: off)")
     p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:1 ...")
-    p.add_argument("--rr-features", action="store_true",
-                   help="add previous/next/local RR intervals as model inputs (inter-patient)")
+    p.add_argument("--features", choices=("rr", "rr+context"), default=None,
+                   help="per-beat features as extra model inputs: rr = previous/next/local RR intervals, "
+                        "rr+context = those over the patient's long-term RR and the beat against its "
+                        "template (inter-patient)")
+    p.add_argument("--rr-features", action="store_const", const="rr", dest="features",
+                   help="short for --features rr")
+    p.add_argument("--template", action="store_true",
+                   help="give the model each beat's template (median of the patient's previous beats) "
+                        "as a second channel (inter-patient)")
 
 
 def _raw_args(p: argparse.ArgumentParser) -> None:
@@ -107,7 +114,8 @@ def cmd_train(args) -> None:
 
     split = load_split(_spec(args), progress=True)
     path, meta = train_model(split, args.out, model_name=args.model, model_args=_model_args(args.model_args),
-                             config=_config(args), resume=args.resume, rr_features=args.rr_features)
+                             config=_config(args), resume=args.resume, features=args.features,
+                             template=args.template)
     print(f"checkpoint: {path}  (best epoch {meta['best_epoch']}, validation macro-F1 "
           f"{meta['val_macro_f1']:.4f}, {meta['train_seconds']:.0f} s)")
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from .dsp.beats import BeatParams, cut, rr_features
+from .dsp.context import PatientContext
 from .errors import EcgbeatError
 from .io.atomic import atomic_path
 from .io.mitdb import Record, read_record, resolve_mitdb
 from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
 from .types import BeatSet, Split
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SPLITS = ("intra", "inter")
 
 
@@ -49,9 +50,11 @@ def beats_from_record(record: Record, params: BeatParams = BeatParams()) -> Beat
     peaks, samples, symbols = peaks[keep], samples[keep], symbols[keep]
     X = cut(signal, peaks, params)
     y = np.array([CLASSES.index(SYMBOL_TO_CLASS[s]) for s in symbols], dtype=np.int64)
+    rr = rr_features(samples, record.fs)
+    template, long_rr = PatientContext(params.template_beats, params.long_rr_beats).update(X, rr[:, 0])
     return BeatSet(
         X=X, y=y, record=np.full(len(X), record.name, dtype=object), sample=samples,
-        rr_s=rr_features(samples, record.fs), fs=params.fs, classes=CLASSES,
+        rr_s=rr, long_rr_s=long_rr, template=template, fs=params.fs, classes=CLASSES,
     )
 
 
@@ -63,7 +66,10 @@ def concat(sets: list[BeatSet]) -> BeatSet:
         X=np.concatenate([s.X for s in sets]), y=np.concatenate([s.y for s in sets]),
         record=np.concatenate([s.record for s in sets]),
         sample=np.concatenate([s.sample for s in sets]),
-        rr_s=np.concatenate([s.rr_s for s in sets]), fs=sets[0].fs, classes=sets[0].classes,
+        rr_s=np.concatenate([s.rr_s for s in sets]), long_rr_s=np.concatenate([s.long_rr_s for s in sets]),
+        template=(None if any(s.template is None for s in sets)
+                  else np.concatenate([s.template for s in sets])),
+        fs=sets[0].fs, classes=sets[0].classes,
     )
 
 
@@ -117,8 +123,10 @@ def _cache_key(folder: Path, records: list[str], params: BeatParams) -> str:
 def _save_cache(path: Path, beats: BeatSet) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
+            template = beats.template if beats.template is not None else np.zeros((0, 0), np.float32)
             np.savez(fh, X=beats.X, y=beats.y, record=beats.record.astype(str),
-                     sample=beats.sample, rr_s=beats.rr_s, fs=beats.fs, classes=np.array(beats.classes))
+                     sample=beats.sample, rr_s=beats.rr_s, long_rr_s=beats.long_rr_s, template=template,
+                     fs=beats.fs, classes=np.array(beats.classes))
 
 
 def _load_cache(path: Path) -> BeatSet | None:
@@ -127,7 +135,9 @@ def _load_cache(path: Path) -> BeatSet | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             return BeatSet(X=z["X"], y=z["y"], record=z["record"].astype(object), sample=z["sample"],
-                           rr_s=z["rr_s"], fs=float(z["fs"]), classes=tuple(str(c) for c in z["classes"]))
+                           rr_s=z["rr_s"], long_rr_s=z["long_rr_s"],
+                           template=z["template"] if z["template"].size else None,
+                           fs=float(z["fs"]), classes=tuple(str(c) for c in z["classes"]))
     except Exception:
         return None  # a damaged cache is rebuilt, not trusted
 

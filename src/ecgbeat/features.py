@@ -1,13 +1,35 @@
-"""Per-beat inputs for the models: the beat samples and optional RR-interval features."""
+"""Per-beat inputs for the models: the beat (and optionally its template) and per-beat features.
+
+A model with ``in_channels=2`` takes the beat and its template (the median of the patient's
+previous beats, :mod:`ecgbeat.dsp.context`) as two channels, so it can judge a beat's shape
+against the patient's own usual beat rather than against the training patients'.
+
+Two feature sets (``FEATURE_SETS``), chosen at training time and stored in the checkpoint:
+
+``"rr"``
+    The RR intervals around the beat (de Chazal et al. 2004: previous, next and local-average
+    RR) and the two ratios to the local average.
+``"rr+context"``
+    ``"rr"`` plus the beat against its own patient's recent past
+    (:mod:`ecgbeat.dsp.context`): the three RR values over the patient's long-term
+    average RR (prematurity for *this* patient), and how far the beat is from the median of the
+    patient's previous beats. Patient-adaptive features of this kind are what carries
+    inter-patient generalisation in the published feature-based results.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .errors import EcgbeatError
 from .types import BeatSet
 
 #: Names of the RR features (de Chazal et al. 2004 use pre-, post- and local-average RR).
 RR_FEATURES = ("prev_rr_s", "next_rr_s", "local_rr_s", "prev_over_local", "next_over_local")
+#: Names of the patient-context features added by the "rr+context" set.
+CONTEXT_FEATURES = ("prev_over_long", "next_over_long", "local_over_long",
+                    "template_corr", "template_rms", "template_max_abs")
+FEATURE_SETS = {"rr": RR_FEATURES, "rr+context": RR_FEATURES + CONTEXT_FEATURES}
 
 
 def rr_feature_matrix(beats: BeatSet) -> np.ndarray:
@@ -24,12 +46,64 @@ def rr_feature_matrix(beats: BeatSet) -> np.ndarray:
     return np.column_stack([prev, nxt, local, prev / local, nxt / local]).astype(np.float32)
 
 
-def model_inputs(beats: BeatSet, n_features: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
-    """Arrays a model takes: X (n, 1, n_samples) float32, features (n, n_features) or None."""
-    X = np.ascontiguousarray(beats.X[:, None, :], dtype=np.float32)
+def _template(beats: BeatSet) -> np.ndarray:
+    if beats.template is None or (len(beats) and np.isnan(beats.template).all(axis=1).any()):
+        raise EcgbeatError("this model compares each beat with its patient's earlier beats, so it needs "
+                         "beats cut from whole recordings (MIT-BIH records or raw ECG), not pre-cut beats "
+                         "such as Kaggle CSV rows")
+    return beats.template
+
+
+def context_feature_matrix(beats: BeatSet) -> np.ndarray:
+    """Patient-context features (n_beats, 6), :data:`CONTEXT_FEATURES`: previous, next and local
+    RR over the long-term RR, and :func:`ecgbeat.dsp.context.template_stats`.
+
+    Raises ``ValueError`` when the beats carry no template (beats not cut from a recording, e.g.
+    Kaggle CSV rows): these features cannot be made up."""
+    from .dsp.context import template_stats
+
+    template = _template(beats)
+    rr = rr_feature_matrix(beats).astype(np.float64)
+    long = beats.long_rr_s.astype(np.float64)
+    long = np.where(np.isnan(long), rr[:, 2], long)  # first beat of a record: no past yet
+    ratios = np.column_stack([rr[:, 0] / long, rr[:, 1] / long, rr[:, 2] / long]).astype(np.float32)
+    return np.hstack([ratios, template_stats(beats.X, template)])
+
+
+def feature_matrix(beats: BeatSet, name: str) -> np.ndarray:
+    """The named feature set of :data:`FEATURE_SETS` for ``beats``."""
+    if name == "rr":
+        return rr_feature_matrix(beats)
+    if name == "rr+context":
+        return np.hstack([rr_feature_matrix(beats), context_feature_matrix(beats)])
+    raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FEATURE_SETS)}")
+
+
+def feature_set_for(n_features: int) -> str:
+    """The feature set a model with ``n_features`` inputs takes (the sets differ in size)."""
+    for name, columns in FEATURE_SETS.items():
+        if len(columns) == n_features:
+            return name
+    raise ValueError(f"no feature set has {n_features} features "
+                     f"({', '.join(f'{k}: {len(v)}' for k, v in FEATURE_SETS.items())})")
+
+
+def inputs_for(model, beats: BeatSet) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`model_inputs` shaped for ``model`` (its ``in_channels`` and ``n_features``)."""
+    return model_inputs(beats, int(getattr(model, "n_features", 0) or 0),
+                        int(getattr(model, "in_channels", 1) or 1))
+
+
+def model_inputs(beats: BeatSet, n_features: int = 0,
+                 in_channels: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays a model takes: X (n, in_channels, n_samples) float32 (channel 0 the beat, channel 1
+    its template), features (n, n_features) or None."""
+    if in_channels == 1:
+        X = np.ascontiguousarray(beats.X[:, None, :], dtype=np.float32)
+    elif in_channels == 2:
+        X = np.ascontiguousarray(np.stack([beats.X, _template(beats)], axis=1), dtype=np.float32)
+    else:
+        raise ValueError(f"models take 1 (beat) or 2 (beat, template) channels, not {in_channels}")
     if n_features == 0:
         return X, None
-    feats = rr_feature_matrix(beats)
-    if feats.shape[1] != n_features:
-        raise ValueError(f"model expects {n_features} features, RR features give {feats.shape[1]}")
-    return X, feats
+    return X, feature_matrix(beats, feature_set_for(n_features))

@@ -99,22 +99,35 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
                 model_args: dict | None = None, config: TrainConfig | None = None,
                 resume: bool = False, progress: bool = True,
-                rr_features: bool = False) -> tuple[Path, dict]:
+                rr_features: bool = False, features: str | None = None,
+                template: bool = False) -> tuple[Path, dict]:
     """Train a registered model on ``split`` and write ``model.safetensors`` + ``model.json`` and
     ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata.
 
-    ``rr_features`` adds the five RR-interval features of :mod:`ecgbeat.features` as extra model
-    inputs (what strong inter-patient methods use; needs beats built from records, not CSVs)."""
+    ``features`` names a feature set of :data:`ecgbeat.features.FEATURE_SETS` given to the model
+    beside the beat: "rr" (five RR-interval features, what strong inter-patient methods use) or
+    "rr+context" (those and the beat against its patient's recent past); both need beats built
+    from recordings, not CSVs. ``rr_features=True`` is short for ``features="rr"``. ``template``
+    gives the model each beat's template (the median of its patient's previous beats,
+    :mod:`ecgbeat.dsp.context`) as a second input channel."""
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_args = dict(model_args or {})
-    if rr_features:
-        from .features import RR_FEATURES
+    features = features or ("rr" if rr_features else None)
+    if features:
+        from .features import FEATURE_SETS
 
-        if np.isnan(split.train.rr_s).all():
-            raise EcgbeatError("--rr-features needs beats built from MIT-BIH records (CSV beats have no RR)")
-        model_args["n_features"] = len(RR_FEATURES)
+        if features not in FEATURE_SETS:
+            raise EcgbeatError(f"unknown feature set {features!r}; choose from {', '.join(FEATURE_SETS)}")
+        if np.isnan(split.train.rr_s).all() or (features != "rr" and split.train.template is None):
+            raise EcgbeatError(f"--features {features} needs beats built from MIT-BIH records "
+                               "(CSV beats have no neighbours)")
+        model_args["n_features"] = len(FEATURE_SETS[features])
+    if template:
+        if split.train.template is None:
+            raise EcgbeatError("--template needs beats built from MIT-BIH records (CSV beats have no neighbours)")
+        model_args["in_channels"] = 2
     set_seed(config.seed)  # initialisation is part of what --seed fixes
     model = create_model(model_name, n_classes=len(split.train.classes),
                          n_samples=split.train.n_samples, **model_args)
@@ -123,7 +136,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "classes": list(split.train.classes),
         "preprocessing": {**BeatParams.from_dict({**split.info.get("beat_params", {}), "fs": split.train.fs,
                                                   "n_samples": split.train.n_samples}).to_dict(),
-                          "features": "rr" if getattr(model, "n_features", 0) else None,
+                          "features": features if getattr(model, "n_features", 0) else None,
+                          "channels": ["beat", "template"][:getattr(model, "in_channels", 1)],
                           "lead": "MLII"},
         "train_config": config.__dict__, "lr": result.history[-1].get("peak_lr"),
         "seed": config.seed, "split": split.name,

@@ -9,7 +9,7 @@ import numpy as np
 
 from .checkpoint import load_checkpoint
 from .errors import EcgbeatError
-from .features import model_inputs
+from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics
 from .training import predict_logits
@@ -28,7 +28,7 @@ def predict_proba(model, beats: BeatSet, batch_size: int = 2048) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:
         raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")
-    X, feats = model_inputs(beats, getattr(model, "n_features", 0))
+    X, feats = inputs_for(model, beats)
     return softmax(predict_logits(model, X, feats, batch_size=batch_size))
 
 

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .errors import EcgbeatError, first_line
-from .features import model_inputs
+from .features import inputs_for
 from .io.atomic import atomic_path
 from .metrics import classification_metrics
 from .types import BeatSet
@@ -194,9 +194,8 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
     gen = set_seed(config.seed)
     device = resolve_device(config.device)
     model.to(device)
-    n_feat = getattr(model, "n_features", 0)
-    X_tr, f_tr = model_inputs(train_set, n_feat)
-    X_va, f_va = model_inputs(val_set, n_feat)
+    X_tr, f_tr = inputs_for(model, train_set)
+    X_va, f_va = inputs_for(model, val_set)
     loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, gen, config.sampler)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
     weight = None if weight is None else weight.to(device)

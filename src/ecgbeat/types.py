@@ -26,6 +26,12 @@ class BeatSet:
     rr_s : ndarray, shape (n_beats, 3), float32
         Previous RR, next RR and local average RR (mean of the 10 previous RR intervals), seconds;
         NaN where unknown.
+    long_rr_s : ndarray, shape (n_beats,), float32
+        Mean of the RR intervals of the last few minutes of the beat's record
+        (:mod:`ecgbeat.dsp.context`); NaN where unknown.
+    template : ndarray, shape (n_beats, n_samples), float32, or None
+        Median of the previous beats of the beat's record, cut the same way (its patient's
+        dominant beat, :mod:`ecgbeat.dsp.context`); None when unknown (e.g. Kaggle CSV rows).
     fs : float
         Sampling frequency of the beats, Hz.
     classes : tuple of str
@@ -37,6 +43,8 @@ class BeatSet:
     record: np.ndarray = field(default=None)  # type: ignore[assignment]
     sample: np.ndarray = field(default=None)  # type: ignore[assignment]
     rr_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+    long_rr_s: np.ndarray = field(default=None)  # type: ignore[assignment]
+    template: np.ndarray | None = None
     fs: float = 125.0
     classes: tuple[str, ...] = CLASSES
 
@@ -50,6 +58,7 @@ class BeatSet:
             "record": np.full(n, "", dtype=object),
             "sample": np.full(n, -1, dtype=np.int64),
             "rr_s": np.full((n, 3), np.nan, dtype=np.float32),
+            "long_rr_s": np.full(n, np.nan, dtype=np.float32),
         }
         for name, default in defaults.items():
             value = getattr(self, name)
@@ -57,6 +66,8 @@ class BeatSet:
                 object.__setattr__(self, name, default)
             elif len(value) != n:
                 raise ValueError(f"BeatSet.{name} has {len(value)} rows, expected {n}")
+        if self.template is not None and self.template.shape != self.X.shape:
+            raise ValueError(f"BeatSet.template has shape {self.template.shape}, expected {self.X.shape}")
 
     def __len__(self) -> int:
         return len(self.X)
@@ -69,7 +80,8 @@ class BeatSet:
         """Beats selected by an integer or boolean index."""
         return BeatSet(
             X=self.X[index], y=self.y[index], record=self.record[index],
-            sample=self.sample[index], rr_s=self.rr_s[index], fs=self.fs, classes=self.classes,
+            sample=self.sample[index], rr_s=self.rr_s[index], long_rr_s=self.long_rr_s[index],
+            template=None if self.template is None else self.template[index], fs=self.fs, classes=self.classes,
         )
 
     def class_counts(self) -> dict[str, int]:

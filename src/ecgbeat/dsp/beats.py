@@ -40,6 +40,11 @@ class BeatParams:
         Each beat spans ``rr_factor`` x the window's median RR interval from its R peak.
     scaling : {"fixed", "causal"}
         Which windows are scaled (see the module docstring; Kaggle: "fixed").
+    template_beats : int
+        Each beat's template is the median of this many previous beats of its record
+        (:mod:`ecgbeat.dsp.context`; used by models that take the template or context features).
+    long_rr_beats : int
+        The long-term RR is the mean of this many RR intervals ending at the beat.
     """
 
     fs: float = 125.0
@@ -47,10 +52,14 @@ class BeatParams:
     window_s: float = 10.0
     rr_factor: float = 1.2
     scaling: str = "fixed"
+    template_beats: int = 64
+    long_rr_beats: int = 300
 
     def __post_init__(self):
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.template_beats < 1 or self.long_rr_beats < 1:
+            raise ValueError("template_beats and long_rr_beats must be >= 1")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -219,3 +228,4 @@ def rr_features(r_peaks: np.ndarray, fs: float, n_local: int = 10) -> np.ndarray
         lo = max(0, i - n_local)
         out[i, 2] = (csum[i] - csum[lo]) / (i - lo)
     return out
+
