@@ -3,8 +3,10 @@
 Compares ``ecgbeat.dsp.detect_r_peaks`` with ``wfdb.processing.xqrs_detect``
 and neurokit2's default ``ecg_peaks(ecg_clean(...))`` on lead 0 of every
 record (whole record, 360 Hz).  A detection matches a reference beat when it
-lies within 150 ms of it (``wfdb.processing.compare_annotations`` with
-``window_width = int(0.15 * fs)``); the reference beats are the annotations
+lies within 150 ms of it, inclusive (``wfdb.processing.compare_annotations``
+with ``window_width = int(0.15 * fs) + 1``, since it matches differences
+strictly below the window, the same rule as ``ecgbeat.analyze.match_beats``);
+the reference beats are the annotations
 with symbols ``NLRBAaJSVrFejnE/fQ?`` (rhythm, noise and flutter-wave marks
 such as ``+ ~ | " x ! [ ]`` are not beats).
 
@@ -147,7 +149,8 @@ def _counts(ref: np.ndarray, test: np.ndarray, fs: float) -> dict:
 
     if ref.size == 0 or test.size == 0:
         return {"tp": 0, "fp": int(test.size), "fn": int(ref.size)}
-    cmp = processing.compare_annotations(ref, test, int(MATCH_WINDOW_S * fs))
+    # compare_annotations matches differences strictly below window_width: + 1 makes 150 ms inclusive
+    cmp = processing.compare_annotations(ref, test, int(MATCH_WINDOW_S * fs) + 1)
     return {"tp": int(cmp.tp), "fp": int(cmp.fp), "fn": int(cmp.fn)}
 
 

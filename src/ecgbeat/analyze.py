@@ -47,8 +47,8 @@ from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
-#: WFDB annotation symbols written for the AAMI classes (all standard WFDB beat codes).
-WFDB_SYMBOL = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q"}
+#: AAMI classes whose letter is also a standard WFDB beat code (written as is; others as "Q").
+WFDB_BEAT_CODES = frozenset("NSVFQ")
 
 
 @dataclass(frozen=True)
@@ -307,12 +307,18 @@ class Plan:
         """The window scaling in use: the config's override, else the training beats'."""
         return self.config.scaling or self.params.scaling
 
+    @property
+    def half(self) -> int:
+        """Half length of the resampling filter (:func:`fir_taps`), target-rate-times-up samples;
+        0 when no resampling is needed."""
+        return 10 * max(self.up, self.down) if self.up != self.down else 0
+
     @classmethod
     def make(cls, fs_in: float, params: BeatParams, config: AnalyzeConfig) -> Plan:
         fs_in = check_fs(fs_in)
         ratio = Fraction(params.fs / fs_in).limit_denominator(1000)
         up, down = ratio.numerator, ratio.denominator
-        half = 10 * max(up, down)  # scipy.signal.resample_poly's filter half length
+        half = 10 * max(up, down)  # = Plan.half: scipy.signal.resample_poly's filter half length
         return cls(fs_in=fs_in, params=params, config=config, up=up, down=down,
                    margin=int(np.ceil(half / up)) + 1 if up != down else 0,
                    window=int(round(params.window_s * params.fs)),
@@ -607,7 +613,7 @@ def _heart_rate(rr_s: np.ndarray, linked: np.ndarray, n_avg: int = 10) -> dict:
     if len(valid) == 0:
         return {"mean": None, "min": None, "max": None}
     averages = []
-    for a, b in _true_runs(linked):
+    for a, b in mask_runs(np.asarray(linked, dtype=bool)):
         run = rr_s[a:b]
         k = min(n_avg, len(run))
         c = np.concatenate([[0.0], np.cumsum(run)])
@@ -615,10 +621,6 @@ def _heart_rate(rr_s: np.ndarray, linked: np.ndarray, n_avg: int = 10) -> dict:
     avg = np.concatenate(averages)
     return {"mean": round(60.0 / float(valid.mean()), 2), "min": round(60.0 / float(avg.max()), 2),
             "max": round(60.0 / float(avg.min()), 2)}
-
-
-def _true_runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    return mask_runs(np.asarray(flags, dtype=bool))
 
 
 def _ectopic_events(sample, label, linked, fs, cls: str, min_cycles: int) -> dict:
@@ -754,7 +756,7 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
 
     if not re.fullmatch(r"[A-Za-z0-9]+", extension):
         raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
-    events = [(int(s), WFDB_SYMBOL.get(lab, "Q"), "") for s, lab in zip(result.sample, result.label)
+    events = [(int(s), lab if lab in WFDB_BEAT_CODES else "Q", "") for s, lab in zip(result.sample, result.label)
               if lab != UNREADABLE]
     n = len(result.signal.signal_mV)
     for a, b in result.unreadable:

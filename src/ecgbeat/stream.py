@@ -218,7 +218,7 @@ class StreamClassifier:
         if final:
             j_new = total
         else:
-            half = 10 * max(p.up, p.down) if p.up != p.down else 0
+            half = p.half
             j_res = ((n - 1) * p.up - half) // p.down + 1
             j_mask = ((self._mask_done - 1 - p.margin) * p.up) // p.down + 1
             j_new = min(j_res, j_mask, total)
@@ -283,7 +283,7 @@ class StreamClassifier:
         if need_t == np.inf:
             wake = close_n
         else:
-            half = 10 * max(p.up, p.down) if p.up != p.down else 0
+            half = p.half
             mask_n = -(-((need_t - 1) * p.down) // p.up) + 1 + p.margin
             mask_n = -(-mask_n // p.block) * p.block
             res_n = -(-((need_t - 1) * p.down + half) // p.up) + 1
@@ -324,7 +324,7 @@ class StreamClassifier:
             self._peaks_in, self._peaks_t = self._peaks_in[drop:], self._peaks_t[drop:]
             self._undecided -= drop
         # input: the resampler's next segment, the mask of the next target samples, open block
-        half = 10 * max(p.up, p.down) if p.up != p.down else 0
+        half = p.half
         first_in = max(0, (y_end * p.down - half) // p.up - 1)
         self._rs_a = max(self._rs_a, (first_in // p.down) * p.down)
         need_mask = (y_end * p.down) // p.up - p.margin
