@@ -60,3 +60,19 @@ def test_accuracy_benchmark_quick(mitdb, tmp_path):
                            str(out / "accuracy_quick.json")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "accuracy_quick.md").read_text() == md
+
+
+def test_accuracy_benchmark_quick_with_patient_context(mitdb, tmp_path):
+    """The inter-patient configuration's options reach the model and the report."""
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--quick", "--models", "lstm", "--template",
+         "--features", "rr+context", "--out", str(out), "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    doc = json.loads((out / "accuracy_quick.json").read_text())
+    assert doc["meta"]["template"] is True and doc["meta"]["features"] == "rr+context"
+    (run,) = doc["runs"]
+    assert run["model_args"]["in_channels"] == 2 and run["model_args"]["n_features"] == 11
+    md = (out / "accuracy_quick.md").read_text()
+    assert "patient-context features" in md and "template channel" in md
