@@ -174,21 +174,27 @@ def test_train_and_evaluate_on_kaggle_csv_files(demo_run, tmp_path):
     assert metrics["n"] == len(pd.read_csv(data / "mitbih_test.csv", header=None))
 
 
+def train_evaluate_analyze(mitdb, tmp_path, records: str, record: str, *train_args) -> dict:
+    """`train` (1 epoch, extra ``train_args``) into tmp/m, `evaluate` into tmp/e, `analyze` ``record``
+    into tmp/a; each must succeed. Returns the checkpoint metadata."""
+    out = run_cli("train", "--mitdb", mitdb, "--records", records, "--epochs", "1", *train_args,
+                  "--out", tmp_path / "m")
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("evaluate", tmp_path / "m" / "model.json", "--mitdb", mitdb, "--records", records,
+                  "--out", tmp_path / "e")
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("analyze", "--checkpoint", tmp_path / "m" / "model.json", mitdb / record, "--out", tmp_path / "a",
+                  "--no-plot")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads((tmp_path / "m" / "model.json").read_text())
+
+
 def test_causal_training_beats_carry_to_analyze(mitdb, tmp_path):
     """`train --scaling causal` records the cut in the checkpoint, and analyze cuts causally
     without being told (beats exactly as trained)."""
-    out = run_cli("train", "--mitdb", mitdb, "--records", "100,208", "--epochs", "1", "--scaling", "causal",
-                  "--out", tmp_path / "m")
-    assert out.returncode == 0, out.stderr[-2000:]
-    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta = train_evaluate_analyze(mitdb, tmp_path, "100,208", "100", "--scaling", "causal")
     assert meta["preprocessing"]["scaling"] == "causal"
     assert meta["split_info"]["beat_params"]["scaling"] == "causal"
-    out = run_cli("evaluate", tmp_path / "m" / "model.json", "--mitdb", mitdb, "--records", "100,208",
-                  "--out", tmp_path / "e")
-    assert out.returncode == 0, out.stderr[-2000:]
-    out = run_cli("analyze", "--checkpoint", tmp_path / "m" / "model.json", mitdb / "100", "--out", tmp_path / "a",
-                  "--no-plot")
-    assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads((tmp_path / "a" / "100_summary.json").read_text())["scaling"] == "causal"
 
 
@@ -196,19 +202,10 @@ def test_template_model_trains_evaluates_analyzes_and_refuses_csv_beats(demo_run
     """`train --template --features rr+context`: the checkpoint says what the model takes, evaluate
     and analyze build the template and context themselves, and pre-cut CSV beats (no neighbours)
     get a one-line error instead of made-up templates."""
-    out = run_cli("train", "--mitdb", mitdb, "--records", "100,119", "--epochs", "1", "--template",
-                  "--features", "rr+context", "--out", tmp_path / "m")
-    assert out.returncode == 0, out.stderr[-2000:]
-    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta = train_evaluate_analyze(mitdb, tmp_path, "100,119", "119", "--template", "--features", "rr+context")
     assert meta["preprocessing"]["channels"] == ["beat", "template"]
     assert meta["preprocessing"]["features"] == "rr+context"
     assert meta["preprocessing"]["template_beats"] == 64 and meta["model_args"]["in_channels"] == 2
-    out = run_cli("evaluate", tmp_path / "m" / "model.json", "--mitdb", mitdb, "--records", "100,119",
-                  "--out", tmp_path / "e")
-    assert out.returncode == 0, out.stderr[-2000:]
-    out = run_cli("analyze", "--checkpoint", tmp_path / "m" / "model.json", mitdb / "119", "--out", tmp_path / "a",
-                  "--no-plot")
-    assert out.returncode == 0, out.stderr[-2000:]
     beats = pd.read_csv(tmp_path / "a" / "119_beats.csv")
     assert len(beats) > 1500 and beats["class"].isin(list("NSVFQ")).mean() > 0.99
     run, _ = demo_run
