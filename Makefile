@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_MITDB)/100.hea),)
 export ECGBEAT_MITDB ?= $(SHARED_MITDB)
 endif
 
-.PHONY: install demo test bench bench-accuracy bench-detection bench-analyze bench-inference lint clean
+.PHONY: install demo test bench bench-accuracy bench-detection bench-analyze bench-inference bench-build lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,10 @@ bench-analyze: $(STAMP)
 bench-inference: $(STAMP)
 	$(PY) benchmarks/inference.py
 
-bench: bench-accuracy bench-detection bench-analyze bench-inference
+bench-build: $(STAMP)
+	$(PY) benchmarks/build.py
+
+bench: bench-accuracy bench-detection bench-analyze bench-inference bench-build
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -161,6 +161,12 @@ def inference_throughput(model, X: np.ndarray, feats: np.ndarray | None = None,
     return batch / min(times)
 
 
+def _template_beats() -> int:
+    from ecgbeat.dsp.beats import BeatParams
+
+    return BeatParams().template_beats
+
+
 def _features_label(meta: dict) -> str | None:
     """How the per-beat features of a run are described (older results say ``rr_features``)."""
     name = meta.get("features") or ("rr" if meta.get("rr_features") else None)
@@ -277,7 +283,8 @@ def render_markdown(doc: dict) -> str:
         f"batch {meta['batch_size']}, Adam, one-cycle schedule, peak lr {meta['lr'] or 'model default'}, "
         f"class weights {meta['class_weight']}"
         + (f"; {_features_label(meta)}" if _features_label(meta) else "")
-        + ("; template channel (median of the patient's previous 64 beats)" if meta.get("template") else "")
+        + (f"; template channel (median of the patient's previous {_template_beats()} beats)"
+           if meta.get("template") else "")
         + ("; augmentation" if meta.get("augment") else "")
         + (f"; {meta['loss']} loss" if meta.get("loss", "cross_entropy") != "cross_entropy" else "")
         + (f"; {meta['sampler']} sampler" if meta.get("sampler", "shuffle") != "shuffle" else "")

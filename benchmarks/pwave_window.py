@@ -43,7 +43,7 @@ def main(pre: int) -> list[dict]:
             config = TrainConfig(epochs=10, seed=seed, class_weight="sqrt", augment=True)
             t0 = time.time()
             path, _ = train_model(split, Path(tmp) / str(seed), model_name="lstm", config=config,
-                                  progress=False, rr_features=True)
+                                  progress=False, features="rr")
             model, _ = load_checkpoint(path)
             e = ec57_metrics(split.test.y, predict_proba(model, split.test).argmax(1), split.test.classes)
             rows.append({"seed": seed, "acc": round(e["accuracy"], 4), "s": round(time.time() - t0),

@@ -4,6 +4,8 @@ features and the template channel built from them; on real beats they separate V
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -93,3 +95,18 @@ def test_beats_without_neighbours_are_refused():
     assert feature_set_for(5) == "rr" and feature_set_for(11) == "rr+context"
     with pytest.raises(ValueError, match="no feature set"):
         feature_set_for(7)
+
+
+@pytest.mark.parametrize("kwargs,asked", [({"features": "rr"}, "--features rr"),
+                                          ({"features": "rr+context"}, "--features rr+context"),
+                                          ({"template": True}, "--template")])
+def test_training_on_beats_without_neighbours_is_refused_before_it_starts(tmp_path, kwargs, asked):
+    from ecgbeat.pipeline import train_model
+    from ecgbeat.types import Split
+
+    rng = np.random.default_rng(0)
+    beats = BeatSet(X=rng.random((20, 187)).astype(np.float32), y=rng.integers(0, 5, 20))  # like CSV rows
+    split = Split(train=beats, val=beats, test=beats, name="kaggle-csv", seed=0)
+    with pytest.raises(EcgbeatError, match=re.escape(f"{asked} needs beats built from MIT-BIH records")):
+        train_model(split, tmp_path, progress=False, **kwargs)
+    assert not (tmp_path / "model.json").exists()

@@ -297,7 +297,6 @@ class Plan:
     config: AnalyzeConfig
     up: int
     down: int
-    margin: int
     window: int
     pre: int
     block: int
@@ -313,14 +312,17 @@ class Plan:
         0 when no resampling is needed."""
         return 10 * max(self.up, self.down) if self.up != self.down else 0
 
+    @property
+    def margin(self) -> int:
+        """Input samples the resampling filter reaches (0 without resampling)."""
+        return int(np.ceil(self.half / self.up)) + 1 if self.up != self.down else 0
+
     @classmethod
     def make(cls, fs_in: float, params: BeatParams, config: AnalyzeConfig) -> Plan:
         fs_in = check_fs(fs_in)
         ratio = Fraction(params.fs / fs_in).limit_denominator(1000)
         up, down = ratio.numerator, ratio.denominator
-        half = 10 * max(up, down)  # = Plan.half: scipy.signal.resample_poly's filter half length
         return cls(fs_in=fs_in, params=params, config=config, up=up, down=down,
-                   margin=int(np.ceil(half / up)) + 1 if up != down else 0,
                    window=int(round(params.window_s * params.fs)),
                    pre=int(round(config.pre_s * params.fs)),
                    block=max(1, int(round(config.block_s * fs_in))))

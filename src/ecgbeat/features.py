@@ -47,23 +47,24 @@ def rr_feature_matrix(beats: BeatSet) -> np.ndarray:
 
 
 def _template(beats: BeatSet) -> np.ndarray:
-    if beats.template is None or (len(beats) and np.isnan(beats.template).all(axis=1).any()):
+    if beats.template is None:
         raise EcgbeatError("this model compares each beat with its patient's earlier beats, so it needs "
                          "beats cut from whole recordings (MIT-BIH records or raw ECG), not pre-cut beats "
                          "such as Kaggle CSV rows")
     return beats.template
 
 
-def context_feature_matrix(beats: BeatSet) -> np.ndarray:
+def context_feature_matrix(beats: BeatSet, rr: np.ndarray | None = None) -> np.ndarray:
     """Patient-context features (n_beats, 6), :data:`CONTEXT_FEATURES`: previous, next and local
-    RR over the long-term RR, and :func:`ecgbeat.dsp.context.template_stats`.
+    RR over the long-term RR, and :func:`ecgbeat.dsp.context.template_stats`. ``rr``: the beats'
+    :func:`rr_feature_matrix` when the caller has it already.
 
-    Raises ``ValueError`` when the beats carry no template (beats not cut from a recording, e.g.
+    Raises ``EcgbeatError`` when the beats carry no template (beats not cut from a recording, e.g.
     Kaggle CSV rows): these features cannot be made up."""
     from .dsp.context import template_stats
 
     template = _template(beats)
-    rr = rr_feature_matrix(beats).astype(np.float64)
+    rr = (rr_feature_matrix(beats) if rr is None else rr).astype(np.float64)
     long = beats.long_rr_s.astype(np.float64)
     long = np.where(np.isnan(long), rr[:, 2], long)  # first beat of a record: no past yet
     ratios = np.column_stack([rr[:, 0] / long, rr[:, 1] / long, rr[:, 2] / long]).astype(np.float32)
@@ -75,7 +76,8 @@ def feature_matrix(beats: BeatSet, name: str) -> np.ndarray:
     if name == "rr":
         return rr_feature_matrix(beats)
     if name == "rr+context":
-        return np.hstack([rr_feature_matrix(beats), context_feature_matrix(beats)])
+        rr = rr_feature_matrix(beats)
+        return np.hstack([rr, context_feature_matrix(beats, rr)])
     raise ValueError(f"unknown feature set {name!r}; known: {', '.join(FEATURE_SETS)}")
 
 

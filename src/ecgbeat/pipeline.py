@@ -99,35 +99,31 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
                 model_args: dict | None = None, config: TrainConfig | None = None,
                 resume: bool = False, progress: bool = True,
-                rr_features: bool = False, features: str | None = None,
-                template: bool = False) -> tuple[Path, dict]:
+                features: str | None = None, template: bool = False) -> tuple[Path, dict]:
     """Train a registered model on ``split`` and write ``model.safetensors`` + ``model.json`` and
     ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata.
 
     ``features`` names a feature set of :data:`ecgbeat.features.FEATURE_SETS` given to the model
     beside the beat: "rr" (five RR-interval features, what strong inter-patient methods use) or
     "rr+context" (those and the beat against its patient's recent past); both need beats built
-    from recordings, not CSVs. ``rr_features=True`` is short for ``features="rr"``. ``template``
-    gives the model each beat's template (the median of its patient's previous beats,
-    :mod:`ecgbeat.dsp.context`) as a second input channel."""
+    from recordings, not CSVs. ``template`` gives the model each beat's template (the median of its
+    patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel."""
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_args = dict(model_args or {})
-    features = features or ("rr" if rr_features else None)
     if features:
         from .features import FEATURE_SETS
 
         if features not in FEATURE_SETS:
             raise EcgbeatError(f"unknown feature set {features!r}; choose from {', '.join(FEATURE_SETS)}")
-        if np.isnan(split.train.rr_s).all() or (features != "rr" and split.train.template is None):
-            raise EcgbeatError(f"--features {features} needs beats built from MIT-BIH records "
-                               "(CSV beats have no neighbours)")
         model_args["n_features"] = len(FEATURE_SETS[features])
     if template:
-        if split.train.template is None:
-            raise EcgbeatError("--template needs beats built from MIT-BIH records (CSV beats have no neighbours)")
         model_args["in_channels"] = 2
+    needs_template = template or features == "rr+context"
+    if (features and np.isnan(split.train.rr_s).all()) or (needs_template and split.train.template is None):
+        asked = " and ".join(a for a in (features and f"--features {features}", template and "--template") if a)
+        raise EcgbeatError(f"{asked} needs beats built from MIT-BIH records (CSV beats have no neighbours)")
     set_seed(config.seed)  # initialisation is part of what --seed fixes
     model = create_model(model_name, n_classes=len(split.train.classes),
                          n_samples=split.train.n_samples, **model_args)
