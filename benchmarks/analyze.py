@@ -16,6 +16,12 @@ Run (one thread, a few tens of minutes on a busy 2-core machine)::
 
 Models are trained once into ``--models-dir`` (default ``~/.cache/ecgbeat/bench-analyze``, never
 into the repository). Results: ``benchmarks/results/analyze.json`` and ``analyze.md``.
+
+Section (a) for checkpoints trained elsewhere (e.g. kept by ``benchmarks/accuracy.py --keep-runs``,
+or an ``ecgbeat ensemble``), written under another name::
+
+    python benchmarks/analyze.py --checkpoint lstm-template=runs/a/model.json \
+        --checkpoint ensemble=runs/e/model.json --stem analyze_template
 """
 
 from __future__ import annotations
@@ -54,16 +60,25 @@ def main(argv=None) -> int:
     p.add_argument("--models-dir", default=str(Path.home() / ".cache" / "ecgbeat" / "bench-analyze"))
     p.add_argument("--quick", action="store_true", help="fewer records and chunk sizes, 2-h memory run")
     p.add_argument("--only", help="comma-separated sections: accuracy,speed,stream,agreement,memory")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
+                   help="section (a) for these checkpoints instead of the benchmark's own models")
+    p.add_argument("--stem", default="analyze", help="results file names (default: analyze)")
     args = p.parse_args(argv)
+    given = dict(c.split("=", 1) for c in args.checkpoint if "=" in c)
+    if len(given) != len(args.checkpoint):
+        p.error("--checkpoint takes NAME=PATH")
+    if given and (args.only or "accuracy") != "accuracy":
+        p.error("--checkpoint runs section (a) only (the others use the benchmark's own models)")
     import torch
 
     torch.set_num_threads(1)
     mitdb = Path(args.mitdb)
-    sections = set((args.only or "accuracy,speed,stream,agreement,memory").split(","))
-    out_json = RESULTS / "analyze.json"
-    results = _load(out_json)
+    sections = set((args.only or ("accuracy" if given else "accuracy,speed,stream,agreement,memory")).split(","))
+    results = _load(RESULTS / f"{args.stem}.json")
     results["environment"] = _environment()
-    results["models"] = {name: _model_info(path) for name, path in ensure_models(mitdb, Path(args.models_dir)).items()}
+    models = {k: Path(v) for k, v in given.items()} if given else ensure_models(mitdb, Path(args.models_dir))
+    results["models"] = {name: _model_info(path) for name, path in models.items()}
+    results["given_checkpoints"] = bool(given)
     checkpoints = {name: info["checkpoint"] for name, info in results["models"].items()}
     steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick)),
              ("speed", lambda: speed(checkpoints["lstm"], mitdb)),
@@ -76,7 +91,7 @@ def main(argv=None) -> int:
             print(f"== {name}", flush=True)
             results[name] = step()
             results[name]["bench_seconds"] = round(time.perf_counter() - t0, 1)
-            _write(results)
+            _write(results, args.stem)
     return 0
 
 
@@ -384,12 +399,12 @@ def _load(path: Path) -> dict:
         return {}
 
 
-def _write(results: dict) -> None:
+def _write(results: dict, stem: str) -> None:
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
 
     results["targets"] = targets(results)
-    write_json_atomic(RESULTS / "analyze.json", results)
-    write_text_atomic(RESULTS / "analyze.md", markdown(results))
+    write_json_atomic(RESULTS / f"{stem}.json", results)
+    write_text_atomic(RESULTS / f"{stem}.md", markdown(results, stem))
 
 
 def _latency_met(run: dict) -> bool:
@@ -452,27 +467,39 @@ def targets(r: dict) -> list[dict]:
     return rows
 
 
+def _args(model_args: dict) -> dict:
+    """A model's arguments; for an ensemble its first member's and the number of members."""
+    members = model_args.get("members")
+    return {"members": len(members), **members[0]["model_args"]} if members else model_args
+
+
+def _num(value, fmt: str) -> str:
+    return "–" if value is None else format(value, fmt)
+
+
 def _table(head: list, rows: list) -> list[str]:
     """Markdown table lines: a header, its rule and one line per row of cells."""
     return ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head),
             *("| " + " | ".join(map(str, row)) + " |" for row in rows)]
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, stem: str = "analyze") -> str:
     env = r.get("environment", {})
     lines = ["# Raw ECG in, labelled beats out: benchmark", "",
              f"Machine: {env.get('cpu')} ({env.get('cores')} cores; load average "
              f"at start {env.get('load_average')}), Python {env.get('python')}, torch {env.get('torch')}, "
-             f"1 thread, {env.get('date')}. Produced by `benchmarks/analyze.py`; numbers in `analyze.json`.",
-             "", "## Targets", ""]
-    lines += _table(["target", "measured", "met"],
-                    [[t["target"], t["measured"], "yes" if t["met"] else "**no**"] for t in r.get("targets", [])])
+             f"1 thread, {env.get('date')}. Produced by `benchmarks/analyze.py`; numbers in `{stem}.json`.",
+             ""]
+    if r.get("targets"):
+        lines += ["## Targets", ""] + _table(
+            ["target", "measured", "met"],
+            [[t["target"], t["measured"], "yes" if t["met"] else "**no**"] for t in r["targets"]])
     if "models" in r:
-        shown = ("patch_size", "num_layers", "n_features", "hidden_size")
+        shown = ("members", "patch_size", "num_layers", "in_channels", "n_features", "hidden_size")
         lines += ["", "## Models", ""] + _table(
             ["name", "model", "args", "parameters", "epochs (best)", "val macro-F1", "train s"],
-            [[name, m["model"], {k: v for k, v in m["model_args"].items() if k in shown}, m["n_parameters"],
-              f"{m['epochs']} ({m['best_epoch']})", f"{m['val_macro_f1']:.3f}", f"{m['train_seconds']:.0f}"]
+            [[name, m["model"], {k: v for k, v in _args(m["model_args"]).items() if k in shown}, m["n_parameters"],
+              f"{m['epochs']} ({m['best_epoch']})" if m["epochs"] else "–", _num(m["val_macro_f1"], ".3f"), _num(m["train_seconds"], ".0f")]
              for name, m in r["models"].items()])
     if "accuracy" in r:
         a = r["accuracy"]
@@ -522,7 +549,11 @@ def markdown(r: dict) -> str:
                   "|---|" + "---|" * len(m["rss_mb"]),
                   "| RSS MB | " + " | ".join(str(s["rss_mb"]) for s in m["rss_mb"]) + " |", "",
                   f"Largest internal buffers: {m['max_buffer_sizes']} (input samples, 125-Hz samples, R peaks)."]
-    lines += ["", "## Notes", "", *NOTES]
+    given = r.get("given_checkpoints")
+    lines += ["", "## Notes", "", *(NOTES[:-1] if given else NOTES)]
+    if given:
+        lines.append("- *Models* were trained elsewhere and given with `--checkpoint` (sections other than (a) "
+                     "need the benchmark's own models).")
     return "\n".join(lines) + "\n"
 
 

@@ -1,15 +1,18 @@
-"""Seed ensembles of the inter-patient models of an accuracy run (experiment, not a library feature).
+"""Ensembles of the inter-patient models of an accuracy run, built with ``ecgbeat ensemble``.
 
 ``benchmarks/accuracy.py --splits inter --keep-runs DIR`` keeps one checkpoint per model and seed
 (``DIR/inter-seed<S>-<model>/model.json``). The inter-patient test set (DS2) does not depend on the
-seed, so the models of one architecture can be averaged: this script reloads them, averages their
-class probabilities on DS2 and reports the same EC57 statistics as the accuracy benchmark for
-each seed alone and for the average. (The intra-patient test set changes with the seed, so intra
-runs cannot be averaged this way.)
+seed, so the models of one architecture can be averaged. This script groups each model's seeds in
+consecutive groups of ``--size`` (0,1,2 | 3,4,5 | ...), combines each group with
+:func:`ecgbeat.checkpoint.save_ensemble` (the code path of ``ecgbeat ensemble``), evaluates every
+single model and every ensemble on DS2 with :func:`ecgbeat.predict.evaluate_beats`, and reports
+the EC57 statistics per row and as mean ± std over seeds and over ensembles, with the ensembles'
+inference speed. (The intra-patient test set changes with the seed, so intra runs of different
+seeds cannot be averaged.)
 
 Usage::
 
-    python benchmarks/ensemble.py --runs /tmp/runs --stem accuracy_inter_template_ensemble
+    python benchmarks/ensemble.py --runs /tmp/runs --size 3 --stem accuracy_inter_ensemble
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,75 +36,123 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, git_info  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
 RUN_DIR = re.compile(r"inter-seed(\d+)-(\w+)$")
+KEYS = ("accuracy",) + tuple(f"{k}_{m}" for k in "NSVF" for m in ("se", "ppv"))
 
 
-def _row(name: str, y: np.ndarray, pred: np.ndarray, classes: tuple[str, ...]) -> dict:
-    from ecgbeat.metrics import ec57_metrics
-
-    e = ec57_metrics(y, pred, classes)
-    return {"name": name, "accuracy": e["accuracy"],
+def _row(model: str, kind: str, name: str, metrics: dict) -> dict:
+    e = metrics["ec57"]
+    return {"model": model, "kind": kind, "name": name, "accuracy": e["accuracy"],
             **{f"{k}_{m}": e[k][key] for k in "NSVF" for m, key in (("se", "sensitivity"), ("ppv", "ppv"))}}
+
+
+def _summary(model: str, kind: str, rows: list[dict]) -> dict:
+    out = {"model": model, "kind": f"{kind} (mean ± std)", "name": f"{len(rows)} {kind}s", "n": len(rows)}
+    for k in KEYS:
+        values = np.array([r[k] for r in rows])
+        out[k], out[f"{k}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    out["beats_per_s"] = float(np.mean([r["beats_per_s"] for r in rows]))
+    return out
+
+
+def _speed(model, beats) -> float:
+    """Beats/s of :func:`ecgbeat.predict.predict_proba` (inputs built from the cut beats included)."""
+    from ecgbeat.predict import predict_proba
+
+    start = time.perf_counter()
+    predict_proba(model, beats, batch_size=8192)
+    return len(beats) / (time.perf_counter() - start)
+
+
+def _cell(r: dict, k: str) -> str:
+    se, ppv = 100 * r[f"{k}_se"], 100 * r[f"{k}_ppv"]
+    if "n" in r:
+        return f"{se:.1f}±{100 * r[f'{k}_se_std']:.1f} / {ppv:.1f}±{100 * r[f'{k}_ppv_std']:.1f}"
+    return f"{se:.1f} / {ppv:.1f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, required=True, help="--keep-runs folder of benchmarks/accuracy.py")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
+    p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48; "
+                   "the test set is their DS2 part)")
+    p.add_argument("--models", default=None, help="comma-separated model names (default: all found)")
+    p.add_argument("--size", type=int, default=3, help="members per ensemble (consecutive seeds)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads for inference timing")
     p.add_argument("--stem", default="accuracy_inter_ensemble")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    if args.size < 2:
+        p.error("--size must be at least 2")
 
     import torch
 
-    from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.checkpoint import load_checkpoint, save_ensemble
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
-    from ecgbeat.predict import predict_proba
+    from ecgbeat.predict import evaluate_beats
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
+    wanted = set(args.models.split(",")) if args.models else None
     found = defaultdict(dict)
     for d in sorted(args.runs.iterdir()):
         m = RUN_DIR.match(d.name)
-        if m and (d / "model.json").is_file():
+        if m and (d / "model.json").is_file() and (wanted is None or m.group(2) in wanted):
             found[m.group(2)][int(m.group(1))] = d / "model.json"
     if not found:
         p.error(f"{args.runs}: no inter-seed<S>-<model>/model.json inside")
     t0 = time.perf_counter()
-    test = load_split(DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter", seed=0)).test
-    rows, everything = [], []
-    for model_name, by_seed in found.items():
-        probas = []
-        for seed, path in sorted(by_seed.items()):
-            model, meta = load_checkpoint(path)
-            probas.append(predict_proba(model, test))
-            rows.append({"model": model_name, **_row(f"seed {seed}", test.y, probas[-1].argmax(1), test.classes)})
-        if len(probas) > 1:
-            seeds = ", ".join(str(s) for s in sorted(by_seed))
-            rows.append({"model": model_name, **_row(f"mean of seeds {seeds}", test.y,
-                                                        np.mean(probas, axis=0).argmax(1), test.classes)})
-        everything += probas
-    if len(found) > 1:
-        rows.append({"model": "all", **_row(f"mean of all {len(everything)} models", test.y,
-                                            np.mean(everything, axis=0).argmax(1), test.classes)})
+    spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter", seed=0)
+    if args.records:
+        spec = replace(spec, records=tuple(args.records.split(",")))
+    test = load_split(spec).test
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model_name, by_seed in sorted(found.items()):
+            singles, ensembles = [], []
+            for seed, path in sorted(by_seed.items()):
+                model, meta = load_checkpoint(path)
+                singles.append(_row(model_name, "single", f"seed {seed}", evaluate_beats(model, meta, test)[0]))
+                singles[-1]["beats_per_s"] = _speed(model, test)
+            seeds = sorted(by_seed)
+            for g in range(len(seeds) // args.size):
+                group = seeds[g * args.size:(g + 1) * args.size]
+                path, _ = save_ensemble([by_seed[s] for s in group], Path(tmp) / f"{model_name}-{g}")
+                model, meta = load_checkpoint(path)
+                row = _row(model_name, "ensemble", "ensemble of seeds " + ", ".join(map(str, group)),
+                           evaluate_beats(model, meta, test)[0])
+                row["beats_per_s"] = _speed(model, test)
+                ensembles.append(row)
+            rows += singles + ensembles
+            rows.append(_summary(model_name, "single model", singles))
+            if ensembles:
+                rows.append(_summary(model_name, "ensemble", ensembles))
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
-            "git_commit": commit, "git_dirty": dirty, "n_test": len(test),
+            "records": args.records or "all",
+            "size": args.size, "git_commit": commit, "git_dirty": dirty, "n_test": len(test),
+            "machine": f"{cpu_name()}, torch threads {args.threads}",
             "command": "python benchmarks/ensemble.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
-    lines = ["# Seed ensembles, inter-patient split (DS1 -> DS2)", "",
-             f"Generated {meta['date']} by `{meta['command']}` (commit `{commit}`). Each model's seeds are "
-             "those of the accuracy run whose checkpoints were kept; the ensemble averages their class "
-             "probabilities. EC57 statistics, Q beats left out, in %.", "",
-             "| Model | Models averaged | Accuracy | N Se/+P | S Se/+P | V Se/+P | F Se/+P |",
-             "|---|---|---:|---|---|---|---|"]
+    lines = ["# Ensembles, inter-patient split (DS1 -> DS2)", "",
+             f"Generated {meta['date']} by `{meta['command']}` (commit `{commit}`"
+             f"{', uncommitted changes' if dirty else ''}). Checkpoints of an accuracy run (one per seed); "
+             f"each ensemble averages the class probabilities of {args.size} consecutive seeds "
+             "(`ecgbeat ensemble`). EC57 statistics on DS2, Q beats left out, in %; "
+             f"inference on {meta['machine']}, batch 8192, building the inputs (template, features) "
+             "from cut beats included.", "",
+             "| Model | Row | Accuracy | N Se/+P | S Se/+P | V Se/+P | F Se/+P | beats/s |",
+             "|---|---|---:|---|---|---|---|---:|"]
     for r in rows:
-        cells = [f"{100 * r[f'{k}_se']:.1f} / {100 * r[f'{k}_ppv']:.1f}" for k in "NSVF"]
-        model = "all models" if r["model"] == "all" else f"`{r['model']}`"
-        lines.append(f"| {model} | {r['name']} | {100 * r['accuracy']:.2f} | " + " | ".join(cells) + " |")
+        acc = f"{100 * r['accuracy']:.2f}" + (f" ± {100 * r['accuracy_std']:.2f}" if "n" in r else "")
+        speed = f"{r['beats_per_s']:,.0f}" if "beats_per_s" in r else ""
+        name = f"**{r['name']}, mean ± std**" if "n" in r else r["name"]
+        lines.append(f"| `{r['model']}` | {name} | {acc} | " + " | ".join(_cell(r, k) for k in "NSVF")
+                     + f" | {speed} |")
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines) + "\n")
     write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from ecgbeat.models import list_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,3 +79,36 @@ def test_accuracy_benchmark_quick_with_patient_context(mitdb, tmp_path):
     assert run["model_args"]["in_channels"] == 2 and run["model_args"]["n_features"] == 11
     md = (out / "accuracy_quick.md").read_text()
     assert "patient-context features" in md and "template channel" in md
+
+
+def test_ensemble_benchmark_combines_kept_runs(mitdb, tmp_path):
+    """benchmarks/ensemble.py groups the kept inter-patient checkpoints by seed, builds the
+    ensembles with save_ensemble and reports single models, ensembles and their mean ± std."""
+    import torch
+
+    from ecgbeat.checkpoint import save_checkpoint
+    from ecgbeat.models import create_model
+
+    runs = tmp_path / "runs"
+    for seed in range(4):
+        torch.manual_seed(seed)
+        model = create_model("lstm", hidden_size=8, embed_dim=8)
+        meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
+                "split": "inter", "seed": seed, "split_info": {"test_records": ["100", "105"]}}
+        save_checkpoint(runs / f"inter-seed{seed}-lstm" / "model", model, meta)
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "ensemble.py"), "--runs", str(runs), "--size", "2",
+         "--records", "100,105,101", "--threads", "1", "--out", str(out), "--stem", "ens", "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    doc = json.loads((out / "ens.json").read_text())
+    names = [r["name"] for r in doc["rows"]]
+    assert names == ["seed 0", "seed 1", "seed 2", "seed 3", "ensemble of seeds 0, 1",
+                     "ensemble of seeds 2, 3", "4 single models", "2 ensembles"]
+    singles = [r["accuracy"] for r in doc["rows"][:4]]
+    assert doc["rows"][6]["accuracy"] == pytest.approx(np.mean(singles))
+    assert doc["rows"][6]["accuracy_std"] == pytest.approx(np.std(singles, ddof=1))
+    assert all(r["beats_per_s"] > 0 for r in doc["rows"])
+    assert doc["meta"]["n_test"] > 4000 and doc["meta"]["size"] == 2  # records 100 and 105 (DS2)
+    assert "ensemble of seeds 0, 1" in (out / "ens.md").read_text()

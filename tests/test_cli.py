@@ -213,3 +213,19 @@ def test_template_model_trains_evaluates_analyzes_and_refuses_csv_beats(demo_run
                   "--out", tmp_path / "p.csv")
     assert out.returncode == 2 and "whole recordings" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_inter_split_validation_grouping_is_recorded(mitdb, tmp_path):
+    """`train --split inter --val-by beat` validates on a share of the DS1 beats (all DS1 patients
+    train); the default holds out whole DS1 records. The test records are DS2 either way."""
+    metas = {}
+    for val_by in ("beat", None):
+        out = run_cli("train", "--mitdb", mitdb, "--records", "101,106,100", "--split", "inter", "--epochs", "1",
+                      *(("--val-by", val_by) if val_by else ()), "--out", tmp_path / str(val_by))
+        assert out.returncode == 0, out.stderr[-2000:]
+        metas[val_by] = json.loads((tmp_path / str(val_by) / "model.json").read_text())["split_info"]
+    assert metas["beat"]["val_by"] == "beat" and "val_records" not in metas["beat"]
+    assert metas["beat"]["train_records"] == ["101", "106"] and metas["beat"]["test_records"] == ["100"]
+    beat = metas["beat"]
+    assert abs(beat["n_val"] / (beat["n_train"] + beat["n_val"]) - beat["val_fraction"]) < 0.01
+    assert metas[None]["val_by"] == "record" and metas[None]["val_records"] in (["101"], ["106"])

@@ -66,14 +66,14 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
     """Rebuild the model from the JSON and load the safetensors weights (no pickle, no code)."""
     from safetensors.torch import load_file
 
-    from .models import create_model
+    from .models import build_model
 
     weights, info = _paths(path)
     meta = read_checkpoint_meta(info)
     if not weights.is_file():
         raise EcgbeatError(f"{weights}: checkpoint weights not found")
     try:
-        model = create_model(meta["model"], **meta["model_args"])
+        model = build_model(meta["model"], meta["model_args"])
     except (ValueError, TypeError) as exc:
         raise EcgbeatError(f"{info}: cannot rebuild model: {exc}") from None
     try:
@@ -84,3 +84,56 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
                            f"({first_line(exc, 120)})") from None
     model.eval()
     return model, meta
+
+
+def _test_set(meta: dict) -> tuple:
+    """What decides a checkpoint's test set: the split, its records or test file, and for the
+    intra-patient split (a random partition of all beats) the seed."""
+    info = meta.get("split_info") or {}
+    return (meta.get("split"), tuple(info.get("records") or ()), tuple(info.get("test_records") or ()),
+            info.get("test_csv"), meta.get("seed") if meta.get("split") == "intra" else None)
+
+
+def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tuple[Path, dict]:
+    """Combine trained checkpoints into one :class:`~ecgbeat.models.Ensemble` checkpoint at
+    ``out`` (averaging their class probabilities). Returns its JSON path and metadata.
+
+    The members must take the same beats (classes and ``preprocessing`` equal) and share one test
+    set, so the ensemble can be evaluated honestly: models of the inter-patient split with any
+    seeds, or models of one intra-patient seed (a different seed draws other test beats, which
+    another member trained on)."""
+    from .models import Ensemble
+
+    if len(paths) < 2:
+        raise EcgbeatError(f"an ensemble needs at least 2 checkpoints, got {len(paths)}")
+    loaded = [load_checkpoint(p) for p in paths]
+    first_path, (_, first) = paths[0], loaded[0]
+    for path, (_, meta) in zip(paths, loaded):
+        if meta["model"] == "ensemble":
+            raise EcgbeatError(f"{path}: is an ensemble already; combine its members instead")
+    for path, (_, meta) in zip(paths[1:], loaded[1:]):
+        for key, what in (("classes", "classes"), ("preprocessing", "beat preprocessing")):
+            if meta[key] != first[key]:
+                raise EcgbeatError(f"{path}: {what} differ from {first_path}'s ({meta[key]} vs {first[key]})")
+        if _test_set(meta) != _test_set(first):
+            raise EcgbeatError(
+                f"{path}: trained on another split than {first_path} ({meta.get('split')} seed "
+                f"{meta.get('seed')} vs {first.get('split')} seed {first.get('seed')}); members must "
+                "share one test set: inter-patient models of any seed, or intra-patient models of one seed")
+    try:
+        ensemble = Ensemble([model for model, _ in loaded])
+    except ValueError as exc:
+        raise EcgbeatError(f"cannot combine {', '.join(map(str, paths))}: {exc}") from None
+    seeds = [meta.get("seed") for _, meta in loaded]
+    meta = {
+        "classes": first["classes"], "preprocessing": first["preprocessing"],
+        "split": first.get("split"), "seed": seeds[0] if len(set(seeds)) == 1 else None,
+        "split_info": {k: v for k, v in (first.get("split_info") or {}).items()
+                       if all((m.get("split_info") or {}).get(k) == v for _, m in loaded)},
+        "members": [{"checkpoint": str(p), "model": m["model"], "seed": m.get("seed"),
+                     "best_epoch": m.get("best_epoch"), "val_macro_f1": m.get("val_macro_f1"),
+                     "train_seconds": m.get("train_seconds"), "metrics": m.get("metrics")}
+                    for p, (_, m) in zip(paths, loaded)],
+        "n_parameters": int(sum(p.numel() for p in ensemble.parameters())),
+    }
+    return save_checkpoint(out, ensemble, meta), meta

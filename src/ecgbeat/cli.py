@@ -32,7 +32,7 @@ def _spec(args):
 
     records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
     return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
-                    scaling=getattr(args, "scaling", None) or "fixed",
+                    scaling=getattr(args, "scaling", None) or "fixed", val_by=getattr(args, "val_by", None),
                     train_csv=getattr(args, "train_csv", None), test_csv=getattr(args, "test_csv", None))
 
 
@@ -62,6 +62,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "template (inter-patient)")
     p.add_argument("--rr-features", action="store_const", const="rr", dest="features",
                    help="short for --features rr")
+    p.add_argument("--val-by", choices=("record", "beat"), default=None,
+                   help="validation set: held-out training records (inter default: measures unseen "
+                        "patients) or a stratified share of the training beats (intra default)")
     p.add_argument("--template", action="store_true",
                    help="give the model each beat's template (median of the patient's previous beats) "
                         "as a second channel (inter-patient)")
@@ -135,7 +138,8 @@ def cmd_evaluate(args) -> None:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
             raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
-        args.seed = meta.get("seed", 0) if args.seed is None else args.seed
+        if args.seed is None:  # an inter-patient ensemble of several seeds has none: DS2 is DS2
+            args.seed = meta.get("seed") if meta.get("seed") is not None else 0
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
     _print_metrics(metrics)
@@ -201,6 +205,14 @@ def cmd_export(args) -> None:
 
     model, _ = load_checkpoint(args.checkpoint)
     print(export_onnx(model, args.out))
+
+
+def cmd_ensemble(args) -> None:
+    from .checkpoint import save_ensemble
+
+    path, meta = save_ensemble(args.checkpoints, args.out)
+    members = ", ".join(f"{m['model']} seed {m['seed']}" for m in meta["members"])
+    print(f"ensemble of {len(meta['members'])} models ({members}): {path}")
 
 
 def cmd_models(args) -> None:
@@ -301,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="model.onnx")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("ensemble", help="combine trained checkpoints into one that averages their "
+                       "class probabilities (use it wherever a checkpoint goes)")
+    p.add_argument("checkpoints", nargs="+", help="model.json of each member (same classes, beats and test set)")
+    p.add_argument("--out", required=True, help="checkpoint to write, e.g. runs/ensemble/model.json")
+    p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("models", help="list registered models")
     p.set_defaults(func=cmd_models)
 

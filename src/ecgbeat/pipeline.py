@@ -49,6 +49,7 @@ class DataSpec:
     train_csv: str | None = None
     test_csv: str | None = None
     val_fraction: float | None = None  # None: the split's default (datasets.VAL_FRACTION)
+    val_by: str | None = None  # "beat" or "record"; None: the split's default (datasets.split_beats)
     scaling: str = "fixed"  # BeatParams.scaling of beats built from MIT-BIH
 
 
@@ -71,7 +72,7 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
                            "val_fraction": val_fraction, "beat_params": BeatParams().to_dict()})
     params = BeatParams(scaling=spec.scaling)
     beats = build_beats(spec.records, mitdb=spec.mitdb, params=params, cache_dir=cache_dir(), progress=progress)
-    split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction)
+    split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction, val_by=spec.val_by)
     split.info["records"] = list(spec.records)
     split.info["beat_params"] = params.to_dict()
     return split

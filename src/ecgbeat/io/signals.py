@@ -261,17 +261,15 @@ def _read_annotations(base: Path, annotator: str | None):
     return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=object)
 
 
-def _pick(names: list[str], lead: str | None, where: str) -> int:
+def _pick(names: list[str], lead: str | None, where: str, fallback: int = 0) -> int:
+    """Index of the lead to read: ``lead`` when asked for (case-insensitive), else the first name of
+    :data:`DEFAULT_LEADS` present, else ``fallback``."""
+    folded = [n.strip().lower() for n in names]
     if lead is not None:
-        folded = [n.strip().lower() for n in names]
         if lead.strip().lower() not in folded:
             raise EcgbeatError(f"{where}: no lead {lead!r}; the file has {', '.join(names)}")
         return folded.index(lead.strip().lower())
-    for candidate in DEFAULT_LEADS:
-        for i, n in enumerate(names):
-            if n.strip().upper() == candidate:
-                return i
-    return 0
+    return next((folded.index(c.lower()) for c in DEFAULT_LEADS if c.lower() in folded), fallback)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,14 +302,7 @@ def _read_csv(path: Path, lead: str | None, fs: float | None):
     signal_cols = [i for i, k in enumerate(kinds) if k is None]
     if not signal_cols:
         raise EcgbeatError(f"{path}: no signal column (only time columns {', '.join(names)})")
-    if lead is not None:
-        folded = [_strip_unit(n).lower() for n in names]
-        if lead.strip().lower() not in folded:
-            raise EcgbeatError(f"{path}: no column {lead!r}; columns are {', '.join(names)}")
-        col = folded.index(lead.strip().lower())
-    else:
-        col = next((i for c in DEFAULT_LEADS for i in signal_cols if _strip_unit(names[i]).upper() == c),
-                   signal_cols[0])
+    col = _pick([_strip_unit(n) for n in names], lead, str(path), fallback=signal_cols[0])
     rate = _csv_rate(path, data, kinds, fs)
     unit = _unit_in_name(names[col]) if has_header else None
     lead_name = _strip_unit(names[col]) if has_header else ""
@@ -399,12 +390,8 @@ def _read_edf(path: Path, lead: str | None):
         labels = [s.strip() for s in reader.getSignalLabels()]
         if not labels:
             raise EcgbeatError(f"{path}: the EDF file has no signals")
-        if lead is None:
-            ecg = [i for i, s in enumerate(labels) if re.search(r"ecg|ekg|mlii|\bii\b", s, re.I)]
-            channel = _pick(labels, None, str(path)) if any(
-                s.upper() in DEFAULT_LEADS for s in labels) else (ecg[0] if ecg else 0)
-        else:
-            channel = _pick(labels, lead, str(path))
+        ecg = [i for i, s in enumerate(labels) if re.search(r"ecg|ekg|mlii|\bii\b", s, re.I)]
+        channel = _pick(labels, lead, str(path), fallback=ecg[0] if ecg else 0)
         signal = np.asarray(reader.readSignal(channel), dtype=np.float64)
         rate = _check_fs(reader.getSampleFrequency(channel), str(path))
         unit = reader.getPhysicalDimension(channel).strip() or None
