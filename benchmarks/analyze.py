@@ -499,7 +499,8 @@ def markdown(r: dict, stem: str = "analyze") -> str:
         lines += ["", "## Models", ""] + _table(
             ["name", "model", "args", "parameters", "epochs (best)", "val macro-F1", "train s"],
             [[name, m["model"], {k: v for k, v in _args(m["model_args"]).items() if k in shown}, m["n_parameters"],
-              f"{m['epochs']} ({m['best_epoch']})" if m["epochs"] else "–", _num(m["val_macro_f1"], ".3f"), _num(m["train_seconds"], ".0f")]
+              f"{m['epochs']} ({m['best_epoch']})" if m["epochs"] else "–", _num(m["val_macro_f1"], ".3f"),
+              _num(m["train_seconds"], ".0f")]
              for name, m in r["models"].items()])
     if "accuracy" in r:
         a = r["accuracy"]
