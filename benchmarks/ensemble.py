@@ -63,7 +63,7 @@ def _speed(model, beats) -> float:
     from ecgbeat.predict import predict_proba
 
     start = time.perf_counter()
-    predict_proba(model, beats, batch_size=8192)
+    predict_proba(model, beats)
     return len(beats) / (time.perf_counter() - start)
 
 
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{', uncommitted changes' if dirty else ''}). Checkpoints of an accuracy run (one per seed); "
              f"each ensemble averages the class probabilities of {args.size} consecutive seeds "
              "(`ecgbeat ensemble`). EC57 statistics on DS2, Q beats left out, in %; "
-             f"inference on {meta['machine']}, batch 8192, building the inputs (template, features) "
+             f"inference on {meta['machine']}, batches of 1,024, building the inputs (template, features) "
              "from cut beats included.", "",
              "| Model | Row | Accuracy | N Se/+P | S Se/+P | V Se/+P | F Se/+P | beats/s |",
              "|---|---|---:|---|---|---|---|---:|"]

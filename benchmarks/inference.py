@@ -1,6 +1,6 @@
 """Batch inference speed of every registered model: PyTorch vs ONNX Runtime on this CPU.
 
-    python benchmarks/inference.py [--threads 2] [--batch 8192] [--repeats 3]
+    python benchmarks/inference.py [--threads 2] [--batch 1024,8192] [--repeats 3]
 
 Writes benchmarks/results/inference.md and .json (atomically). Weights are random: speed does
 not depend on them.
@@ -27,54 +27,65 @@ from ecgbeat.pipeline import git_commit
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def rate(fn, x: np.ndarray, repeats: int) -> float:
-    fn(x[: min(len(x), 4096)])  # warm-up
+def rate(fn, x: np.ndarray, batch: int, repeats: int) -> float:
+    """Beats/s of ``fn`` over all of ``x`` in batches of ``batch`` (after one warm-up batch)."""
+    fn(x[:batch])
     t = time.perf_counter()
     for _ in range(repeats):
-        fn(x)
+        for start in range(0, len(x), batch):
+            fn(x[start:start + batch])
     return repeats * len(x) / (time.perf_counter() - t)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--batch", type=int, default=8192)
+    p.add_argument("--batch", default="1024,8192", help="comma-separated batch sizes (default: 1024,8192)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--models", help="comma-separated (default: all registered)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     import onnxruntime as ort
 
+    batches = [int(b) for b in args.batch.split(",")]
     torch.set_num_threads(args.threads)
-    x = np.random.default_rng(0).random((args.batch, 1, 187), dtype=np.float32)
+    x = np.random.default_rng(0).random((max(16384, *batches), 1, 187), dtype=np.float32)
     rows = []
     for name in args.models.split(",") if args.models else list_models():
         torch.manual_seed(0)
         model = create_model(name).eval()
-        with torch.inference_mode():
-            pt = rate(lambda b: model(torch.from_numpy(b)), x, args.repeats)  # noqa: B023
+        row = {"model": name, "parameters": sum(q.numel() for q in model.parameters())}
         with tempfile.TemporaryDirectory() as tmp:
             path = export_onnx(model, Path(tmp) / f"{name}.onnx")
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = args.threads
             sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            ox = rate(lambda b: sess.run(None, {"x": b}), x, args.repeats)  # noqa: B023
-        rows.append({"model": name, "torch_beats_per_s": round(pt), "onnxruntime_beats_per_s": round(ox),
-                     "parameters": sum(q.numel() for q in model.parameters())})
-        print(f"{name}: torch {pt:,.0f}  onnxruntime {ox:,.0f} beats/s", flush=True)
+            for batch in batches:
+                with torch.inference_mode():
+                    pt = rate(lambda b: model(torch.from_numpy(b)), x, batch, args.repeats)  # noqa: B023
+                ox = rate(lambda b: sess.run(None, {"x": b}), x, batch, args.repeats)  # noqa: B023
+                row[f"torch_beats_per_s_batch{batch}"] = round(pt)
+                row[f"onnxruntime_beats_per_s_batch{batch}"] = round(ox)
+                print(f"{name} batch {batch}: torch {pt:,.0f}  onnxruntime {ox:,.0f} beats/s", flush=True)
+        rows.append(row)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git_commit": git_commit(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
-            "batch": args.batch, "torch": torch.__version__, "onnxruntime": ort.__version__,
-            "python": platform.python_version()}
+            "batches": batches, "beats_per_measurement": len(x), "repeats": args.repeats,
+            "torch": torch.__version__, "onnxruntime": ort.__version__, "python": platform.python_version()}
     write_json_atomic(args.out / "inference.json", {"meta": meta, "rows": rows})
-    lines = ["# Batch inference speed", "", f"{meta['date']}, commit `{meta['git_commit']}`, {meta['machine']}, "
-             f"{args.threads} threads, batch {args.batch}, torch {meta['torch']}, onnxruntime {meta['onnxruntime']}.",
-             "", "| model | parameters | PyTorch beats/s | ONNX Runtime beats/s |", "|---|---:|---:|---:|"]
-    lines += [f"| `{r['model']}` | {r['parameters']:,} | {r['torch_beats_per_s']:,} "
-              f"| {r['onnxruntime_beats_per_s']:,} |" for r in rows]
+    head = [f"PyTorch, batch {b}" for b in batches] + [f"ONNX Runtime, batch {b}" for b in batches]
+    lines = ["# Batch inference speed (beats/s)", "",
+             f"{meta['date']}, commit `{meta['git_commit']}`, {meta['machine']}, {args.threads} threads, "
+             f"torch {meta['torch']}, onnxruntime {meta['onnxruntime']}; {len(x):,} random beats "
+             f"(speed does not depend on the weights) in batches of each size, "
+             f"{args.repeats} passes timed together after one warm-up batch.",
+             "", "| model | parameters | " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(head)]
+    for r in rows:
+        cells = [r[f"torch_beats_per_s_batch{b}"] for b in batches] + [
+            r[f"onnxruntime_beats_per_s_batch{b}"] for b in batches]
+        lines.append(f"| `{r['model']}` | {r['parameters']:,} | " + " | ".join(f"{c:,}" for c in cells) + " |")
     write_text_atomic(args.out / "inference.md", "\n".join(lines) + "\n")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,7 +24,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def predict_proba(model, beats: BeatSet, batch_size: int = 2048) -> np.ndarray:
+def predict_proba(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:
         raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")

@@ -158,7 +158,7 @@ def _loader(X, feats, y, batch_size, gen, sampler: str = "shuffle"):
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: np.ndarray, feats: np.ndarray | None = None,
-                   batch_size: int = 2048, device: torch.device | str = "cpu") -> np.ndarray:
+                   batch_size: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
     """Logits (n, n_classes) for model inputs X (n, C, T) in evaluation mode."""
     model.eval()
     out = []
