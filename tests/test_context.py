@@ -110,3 +110,12 @@ def test_training_on_beats_without_neighbours_is_refused_before_it_starts(tmp_pa
     with pytest.raises(EcgbeatError, match=re.escape(f"{asked} needs beats built from MIT-BIH records")):
         train_model(split, tmp_path, progress=False, **kwargs)
     assert not (tmp_path / "model.json").exists()
+
+
+def test_which_inputs_need_the_patient_context():
+    from ecgbeat.features import needs_context
+
+    assert not needs_context() and not needs_context(len(FEATURE_SETS["rr"]), 1)
+    assert needs_context(len(FEATURE_SETS["rr+context"]), 1) and needs_context(0, 2)
+    with pytest.raises(ValueError, match="no feature set"):
+        needs_context(7, 1)

@@ -476,10 +476,9 @@ def beat_rr_features(peaks: np.ndarray, fs: float, config: AnalyzeConfig) -> np.
 def patient_context(model, meta: dict) -> PatientContext | None:
     """A fresh :class:`~ecgbeat.dsp.context.PatientContext` for a model that compares beats with
     the patient's earlier beats (a template channel or the "rr+context" features); else None."""
-    from .features import feature_set_for
+    from .features import needs_context
 
-    n_features = int(getattr(model, "n_features", 0) or 0)
-    if getattr(model, "in_channels", 1) < 2 and not (n_features and feature_set_for(n_features) == "rr+context"):
+    if not needs_context(int(getattr(model, "n_features", 0) or 0), int(getattr(model, "in_channels", 1) or 1)):
         return None
     params = beat_params(meta)
     return PatientContext(params.template_beats, params.long_rr_beats)

@@ -88,10 +88,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
 
 def _test_set(meta: dict) -> tuple:
     """What decides a checkpoint's test set: the split, its records or test file, and for the
-    intra-patient split (a random partition of all beats) the seed."""
+    intra-patient split (a random partition of all beats) the seed and the test fraction."""
     info = meta.get("split_info") or {}
+    intra = meta.get("split") == "intra"
     return (meta.get("split"), tuple(info.get("records") or ()), tuple(info.get("test_records") or ()),
-            info.get("test_csv"), meta.get("seed") if meta.get("split") == "intra" else None)
+            info.get("test_csv"), meta.get("seed") if intra else None, info.get("test_fraction") if intra else None)
 
 
 def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tuple[Path, dict]:

@@ -90,6 +90,13 @@ def feature_set_for(n_features: int) -> str:
                      f"({', '.join(f'{k}: {len(v)}' for k, v in FEATURE_SETS.items())})")
 
 
+def needs_context(n_features: int = 0, in_channels: int = 1) -> bool:
+    """Whether a model taking ``in_channels`` channels and ``n_features`` features compares each
+    beat with its patient's earlier beats (a template channel, or the "rr+context" features), so
+    its beats need the template and long-term RR of :mod:`ecgbeat.dsp.context`."""
+    return in_channels >= 2 or (n_features > 0 and feature_set_for(n_features) == "rr+context")
+
+
 def inputs_for(model, beats: BeatSet) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`model_inputs` shaped for ``model`` (its ``in_channels`` and ``n_features``)."""
     return model_inputs(beats, int(getattr(model, "n_features", 0) or 0),

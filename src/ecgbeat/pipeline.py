@@ -109,19 +109,19 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     "rr+context" (those and the beat against its patient's recent past); both need beats built
     from recordings, not CSVs. ``template`` gives the model each beat's template (the median of its
     patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel."""
+    from .features import FEATURE_SETS, needs_context
+
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_args = dict(model_args or {})
     if features:
-        from .features import FEATURE_SETS
-
         if features not in FEATURE_SETS:
             raise EcgbeatError(f"unknown feature set {features!r}; choose from {', '.join(FEATURE_SETS)}")
         model_args["n_features"] = len(FEATURE_SETS[features])
     if template:
         model_args["in_channels"] = 2
-    needs_template = template or features == "rr+context"
+    needs_template = needs_context(int(model_args.get("n_features", 0)), int(model_args.get("in_channels", 1)))
     if (features and np.isnan(split.train.rr_s).all()) or (needs_template and split.train.template is None):
         asked = " and ".join(a for a in (features and f"--features {features}", template and "--template") if a)
         raise EcgbeatError(f"{asked} needs beats built from MIT-BIH records (CSV beats have no neighbours)")
