@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import EcgbeatError, first_line
 from ..labels import MITDB_RECORDS
+from .signals import EcgSignal, read_signal
 
 ENV_VAR = "ECGBEAT_MITDB"
 
 
-@dataclass(frozen=True)
-class Record:
-    """One lead of a WFDB record with its reference beat annotations.
-
-    Attributes
-    ----------
-    name : str
-    signal_mV : ndarray, shape (n_samples,), float64
-    fs : float
-        Sampling frequency, Hz.
-    lead : str
-        Signal name, e.g. "MLII".
-    ann_sample : ndarray of int64
-        Annotation sample indices (all annotations, beats and others).
-    ann_symbol : ndarray of str
-        Annotation symbols (MIT-BIH codes).
-    """
-
-    name: str
-    signal_mV: np.ndarray
-    fs: float
-    lead: str
-    ann_sample: np.ndarray
-    ann_symbol: np.ndarray
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.signal_mV) / self.fs
+#: One lead of a WFDB record with its reference beat annotations (all annotations, beats and
+#: others, as MIT-BIH symbols): the :class:`~ecgbeat.io.signals.EcgSignal` that
+#: :func:`~ecgbeat.io.signals.read_signal` returns, named for the MIT-BIH API.
+Record = EcgSignal
 
 
 def default_cache_dir() -> Path:
@@ -109,8 +84,5 @@ def read_record(folder: str | os.PathLike, name: str, lead: str | None = None,
     (default: MLII, else the first signal; MIT-BIH 102 and 104 have V5/V2 only). Without an
     annotation file, the annotation arrays are empty.
     """
-    from .signals import read_signal
-
     sig = read_signal(Path(folder) / f"{name}.hea", lead=lead, annotator=annotator)
-    return Record(name=str(name), signal_mV=sig.signal_mV, fs=sig.fs, lead=sig.lead,
-                  ann_sample=sig.ann_sample, ann_symbol=sig.ann_symbol)
+    return replace(sig, name=str(name))
