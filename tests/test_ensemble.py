@@ -140,3 +140,23 @@ def test_cli_ensemble_averages_the_members_on_real_beats(mitdb, tmp_path):
                   "--out", tmp_path / "bad" / "model.json")
     assert out.returncode == 2 and "one test set" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_train_ensemble_seeds_writes_members_and_their_ensemble(mitdb, tmp_path):
+    """`train --split inter --ensemble-seeds 0,1`: one member per seed in OUT/seed<S>/, the ensemble
+    in OUT/model.json, which evaluate takes; on the intra split the option is refused before training."""
+    args = ("--mitdb", mitdb, "--records", "101,106,100", "--epochs", "1")
+    out = run_cli("train", *args, "--split", "inter", "--ensemble-seeds", "0,1", "--out", tmp_path / "e")
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.loads((tmp_path / "e" / "model.json").read_text())
+    assert doc["model"] == "ensemble" and [m["seed"] for m in doc["members"]] == [0, 1]
+    for seed in (0, 1):
+        member = json.loads((tmp_path / "e" / f"seed{seed}" / "model.json").read_text())
+        assert member["seed"] == seed and member["split"] == "inter"
+    out = run_cli("evaluate", tmp_path / "e" / "model.json", *args[:4], "--out", tmp_path / "ev")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n"] > 2000  # record 100 (DS2)
+    for bad, message in (("0,1", "needs --split inter"), ("3", "at least 2"), ("0,x", "integers")):
+        out = run_cli("train", *args, "--ensemble-seeds", bad, "--out", tmp_path / "bad")
+        assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

@@ -109,18 +109,44 @@ def cmd_prepare(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from pathlib import Path
+
     from .models import list_models
     from .pipeline import load_split, train_model
 
     if args.model not in list_models():  # before minutes of data loading
         raise EcgbeatError(f"unknown model {args.model!r}; choose from {', '.join(list_models())}")
 
-    split = load_split(_spec(args), progress=True)
-    path, meta = train_model(split, args.out, model_name=args.model, model_args=_model_args(args.model_args),
-                             config=_config(args), resume=args.resume, features=args.features,
-                             template=args.template)
-    print(f"checkpoint: {path}  (best epoch {meta['best_epoch']}, validation macro-F1 "
-          f"{meta['val_macro_f1']:.4f}, {meta['train_seconds']:.0f} s)")
+    seeds = _seeds(args.ensemble_seeds) if args.ensemble_seeds else [args.seed]
+    if len(seeds) > 1 and args.split == "intra" and not args.train_csv:
+        raise EcgbeatError("--ensemble-seeds needs --split inter (or CSV files): each intra-patient seed "
+                           "draws other test beats, which the other members would train on")
+    members = []
+    for seed in seeds:
+        args.seed = seed
+        out = args.out if len(seeds) == 1 else Path(args.out) / f"seed{seed}"
+        split = load_split(_spec(args), progress=True)
+        path, meta = train_model(split, out, model_name=args.model, model_args=_model_args(args.model_args),
+                                 config=_config(args), resume=args.resume, features=args.features,
+                                 template=args.template)
+        print(f"checkpoint: {path}  (seed {seed}, best epoch {meta['best_epoch']}, validation macro-F1 "
+              f"{meta['val_macro_f1']:.4f}, {meta['train_seconds']:.0f} s)")
+        members.append(path)
+    if len(members) > 1:
+        from .checkpoint import save_ensemble
+
+        path, _ = save_ensemble(members, Path(args.out) / "model.json")
+        print(f"ensemble of the {len(members)} seeds (mean of their class probabilities): {path}")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise EcgbeatError(f"--ensemble-seeds takes comma-separated integers, got {text!r}") from None
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise EcgbeatError(f"--ensemble-seeds needs at least 2 different seeds, got {text!r}")
+    return seeds
 
 
 def cmd_evaluate(args) -> None:
@@ -277,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(p)
     p.add_argument("--out", default="runs/train", help="folder for model.json/.safetensors, history.json")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--ensemble-seeds", metavar="S1,S2,...",
+                   help="train one model per seed into OUT/seed<S>/ and write their ensemble to "
+                        "OUT/model.json (inter-patient split; see `ecgbeat ensemble`)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set metrics of a checkpoint", epilog=EPILOG)
