@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
+from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,3 +38,13 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def kept_runs(folder: Path, models: set[str] | None = None) -> dict[str, dict[int, Path]]:
+    """Inter-patient checkpoints kept by ``accuracy.py --keep-runs folder``: model -> seed -> model.json."""
+    found: dict[str, dict[int, Path]] = defaultdict(dict)
+    for d in sorted(Path(folder).iterdir()):
+        m = re.match(r"inter-seed(\d+)-(\w+)$", d.name)
+        if m and (d / "model.json").is_file() and (models is None or m.group(2) in models):
+            found[m.group(2)][int(m.group(1))] = d / "model.json"
+    return dict(found)

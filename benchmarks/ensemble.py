@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,10 +34,9 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, git_info, kept_runs  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
-RUN_DIR = re.compile(r"inter-seed(\d+)-(\w+)$")
 KEYS = ("accuracy",) + tuple(f"{k}_{m}" for k in "NSVF" for m in ("se", "ppv"))
 
 
@@ -97,12 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.predict import evaluate_beats
 
     torch.set_num_threads(args.threads)
-    wanted = set(args.models.split(",")) if args.models else None
-    found = defaultdict(dict)
-    for d in sorted(args.runs.iterdir()):
-        m = RUN_DIR.match(d.name)
-        if m and (d / "model.json").is_file() and (wanted is None or m.group(2) in wanted):
-            found[m.group(2)][int(m.group(1))] = d / "model.json"
+    found = kept_runs(args.runs, set(args.models.split(",")) if args.models else None)
     if not found:
         p.error(f"{args.runs}: no inter-seed<S>-<model>/model.json inside")
     t0 = time.perf_counter()

@@ -112,3 +112,36 @@ def test_ensemble_benchmark_combines_kept_runs(mitdb, tmp_path):
     assert all(r["beats_per_s"] > 0 for r in doc["rows"])
     assert doc["meta"]["n_test"] > 4000 and doc["meta"]["size"] == 2  # records 100 and 105 (DS2)
     assert "ensemble of seeds 0, 1" in (out / "ens.md").read_text()
+
+
+def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
+    """benchmarks/adapt_priors.py scores every setting on the runs' validation records, reports no
+    adaptation, the best adapted setting and --also settings, for single models and ensembles."""
+    import torch
+
+    from ecgbeat.checkpoint import save_checkpoint
+    from ecgbeat.models import create_model
+
+    runs = tmp_path / "runs"
+    for seed in range(2):
+        torch.manual_seed(seed)
+        meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
+                "split": "inter", "seed": seed}
+        save_checkpoint(runs / f"inter-seed{seed}-lstm" / "model", create_model("lstm", hidden_size=8, embed_dim=8),
+                        meta)
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
+         "--records", "100,105,101,106", "--also", "1:3000:FQ", "--out", str(out), "--stem", "ap",
+         "--mitdb", str(mitdb)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    res = json.loads((out / "ap.json").read_text())["results"]["lstm"]
+    assert res["seeds"] == [0, 1] and res["groups"] == [[0, 1]]
+    assert len(res["validation"]) == 31  # no adaptation + the 30-setting grid
+    names = [r["setting"] for r in res["rows"]]
+    assert names[0] == "no adaptation" and names[2] == "1 EM step, strength 3000, held: F+Q"
+    assert [r["chosen_by_validation"] for r in res["rows"]] == [False, True, names[2] == names[1]]
+    best = max(v["val_macro_f1"] for v in res["validation"] if v["setting"] != "no adaptation")
+    assert res["rows"][1]["val_macro_f1"] == best
+    assert all(len(r["singles"]) == 2 and len(r["ensembles"]) == 1 for r in res["rows"])
+    assert "best adapted on validation" in (out / "ap.md").read_text()

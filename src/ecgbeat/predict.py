@@ -24,6 +24,36 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def adapt_priors(proba: np.ndarray, train_prior: np.ndarray, iters: int = 1, strength: float = 0.0,
+                 fixed: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """Re-weight class probabilities to the class mix of the beats at hand (label-shift
+    adaptation, Saerens, Latinne & Decaestecker 2002, Neural Computation 14:21-41).
+
+    A classifier's probabilities carry the class mix it was trained on (``train_prior``, e.g. its
+    mean probability over its training beats). One patient's beats have another mix, unknown but
+    estimable from the probabilities themselves by EM: ``p'(c|x) ~ p(c|x) pi(c) / train_prior(c)``,
+    then ``pi`` = the mean of ``p'`` over the beats, ``iters`` times. ``strength`` adds that many
+    pseudo-beats drawn from ``train_prior`` (a Dirichlet prior) so that a few beats cannot move the
+    estimate far; classes in ``fixed`` keep their training share (rare classes whose estimate would
+    be noise). Returns the adapted probabilities and the estimated class mix."""
+    proba = np.asarray(proba, dtype=np.float64)
+    train_prior = np.asarray(train_prior, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[1] != len(train_prior) or (train_prior <= 0).any():
+        raise ValueError("proba must be (n, n_classes) and train_prior n_classes positive values")
+    free = np.array([c not in fixed for c in range(len(train_prior))])
+    prior = train_prior.copy()
+    if len(proba) == 0 and strength <= 0:
+        return proba.copy(), prior
+    for _ in range(int(iters)):
+        q = proba * (prior / train_prior)
+        q /= q.sum(axis=1, keepdims=True)
+        mix = (q.sum(axis=0) + strength * train_prior) / (len(q) + strength)
+        prior = train_prior.copy()
+        prior[free] = mix[free] / mix[free].sum() * train_prior[free].sum()
+    q = proba * (prior / train_prior)
+    return q / q.sum(axis=1, keepdims=True), prior
+
+
 def predict_proba(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:

@@ -1,0 +1,188 @@
+"""Per-patient class-mix adaptation (:func:`ecgbeat.predict.adapt_priors`) on the inter-patient split.
+
+Each DS2 record's beat probabilities are re-weighted to that patient's class mix, estimated by EM
+from the probabilities themselves (unlabelled; Saerens et al. 2002). The settings (EM steps,
+strength of the pull towards the training mix, classes held at their training share) are chosen
+on the DS1 *validation* records of each kept run (each model on its own held-out records, pooled,
+by macro-F1 over N, S, V, F); DS2 is used only to report. Reported: every single model and every
+ensemble of ``--size`` consecutive seeds, without adaptation, with the setting validation prefers
+among the adapted ones, and with ``--also`` settings named on the command line (for comparison,
+not selection).
+
+Needs the checkpoints of ``benchmarks/accuracy.py --splits inter --keep-runs DIR``::
+
+    python benchmarks/adapt_priors.py --runs DIR --models lstm --size 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+try:  # installed package, else the source tree
+    import ecgbeat  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the environment
+    sys.path.insert(0, str(REPO / "src"))
+
+from bench_common import default_mitdb, git_info, kept_runs  # noqa: E402  (beside this script)
+
+RESULTS = REPO / "benchmarks" / "results"
+GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4))))
+KEYS = ("accuracy", "N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "F_ppv")
+
+
+def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting) -> np.ndarray:
+    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None)."""
+    from ecgbeat.predict import adapt_priors
+
+    if setting is None:
+        return proba
+    out = np.empty_like(proba)
+    for r in np.unique(records):
+        k = records == r
+        out[k] = adapt_priors(proba[k], train_prior, *setting)[0]
+    return out
+
+
+def ec57_row(y: np.ndarray, proba: np.ndarray, classes) -> dict:
+    from ecgbeat.metrics import ec57_metrics
+
+    e = ec57_metrics(y, proba.argmax(1), classes)
+    return {"accuracy": e["accuracy"], **{f"{c}_{k}": e[c][v] for c in "NSVF"
+                                          for k, v in (("se", "sensitivity"), ("ppv", "ppv"))}}
+
+
+def summary(rows: list[dict]) -> dict:
+    out = {}
+    for k in KEYS:
+        v = np.array([r[k] for r in rows])
+        out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return out
+
+
+def name(setting) -> str:
+    if setting is None:
+        return "no adaptation"
+    iters, strength, fixed = setting
+    held = "+".join("NSVFQ"[c] for c in fixed) or "none"
+    return f"{iters} EM step{'s' if iters > 1 else ''}, strength {strength:g}, held: {held}"
+
+
+def parse_setting(text: str):
+    iters, strength, fixed = text.split(":")
+    return int(iters), float(strength), tuple("NSVFQ".index(c) for c in fixed if c != "-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=Path, required=True, help="--keep-runs folder of benchmarks/accuracy.py")
+    p.add_argument("--models", default="lstm", help="comma-separated model names (default: lstm)")
+    p.add_argument("--size", type=int, default=3, help="members per ensemble (consecutive seeds)")
+    p.add_argument("--also", action="append", default=[], metavar="ITERS:STRENGTH:HELD",
+                   help="report this setting too, e.g. 1:3000:FQ (not chosen by validation)")
+    p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
+    p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
+    p.add_argument("--stem", default="accuracy_inter_adapt_priors")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    also = [parse_setting(a) for a in args.also]
+
+    import torch
+
+    from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.pipeline import DataSpec, load_split
+    from ecgbeat.predict import predict_proba
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    found = kept_runs(args.runs, set(args.models.split(",")))
+    if not found:
+        p.error(f"{args.runs}: no inter-seed<S>-<model>/model.json for {args.models}")
+    spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter")
+    if args.records:
+        spec = replace(spec, records=tuple(args.records.split(",")))
+    from sklearn.metrics import f1_score
+
+    results, lines = {}, []
+    for model_name, by_seed in sorted(found.items()):
+        runs = {}
+        for seed, path in sorted(by_seed.items()):
+            split = load_split(replace(spec, seed=seed))
+            model, _ = load_checkpoint(path)
+            runs[seed] = {"prior": predict_proba(model, split.train).mean(axis=0),
+                          "val": predict_proba(model, split.val), "val_y": split.val.y,
+                          "val_records": split.val.record, "test": predict_proba(model, split.test)}
+        test = split.test
+        yv = np.concatenate([r["val_y"] for r in runs.values()])
+        val = []
+        for setting in [None, *GRID]:
+            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting).argmax(1)
+                                   for r in runs.values()])
+            val.append({"setting": name(setting), "raw": setting,
+                        "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
+                                                       zero_division=0))})
+        chosen = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])["raw"]
+        seeds = sorted(runs)
+        groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
+        rows = []
+        for setting in [None, chosen, *also]:
+            singles = [ec57_row(test.y, per_record(runs[s]["test"], test.record, runs[s]["prior"], setting),
+                                test.classes) for s in seeds]
+            ensembles = [ec57_row(test.y, per_record(np.mean([runs[s]["test"] for s in g], axis=0), test.record,
+                                                     np.mean([runs[s]["prior"] for s in g], axis=0), setting),
+                                  test.classes) for g in groups]
+            score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
+            rows.append({"setting": name(setting), "val_macro_f1": score,
+                         "chosen_by_validation": setting == chosen, "singles": singles,
+                         "singles_summary": summary(singles), "ensembles": ensembles,
+                         "ensembles_summary": summary(ensembles) if ensembles else None})
+        results[model_name] = {"seeds": seeds, "groups": groups, "validation": [
+            {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
+    commit, dirty = git_info()
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
+            "git_commit": commit, "git_dirty": dirty, "records": args.records or "all",
+            "command": "python benchmarks/adapt_priors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "total_seconds": round(time.perf_counter() - t0, 1)}
+    lines = ["# Per-patient class-mix adaptation, inter-patient split (DS1 -> DS2)", "",
+             f"Generated {meta['date']} by `{meta['command']}` (commit `{commit}`"
+             f"{', uncommitted changes' if dirty else ''}). Each DS2 record's probabilities re-weighted to "
+             "its class mix, estimated by EM from its own unlabelled beats (`ecgbeat.predict.adapt_priors`). "
+             "Settings scored on the DS1 validation records of each run (macro-F1 over N, S, V, F, "
+             "pooled); DS2 only reports. EC57, Q left out, %, mean ± std.", ""]
+    for model_name, res in results.items():
+        best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
+        lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size}", "",
+                  f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}).", "",
+                  "| setting | val macro-F1 | models | accuracy | N Se / +P | S Se / +P | V Se / +P | F Se / +P |",
+                  "|---|---:|---|---:|---|---|---|---|"]
+        for row in res["rows"]:
+            for kind in ("singles", "ensembles"):
+                s = row[f"{kind}_summary"]
+                if s is None:
+                    continue
+                label = row["setting"] + (" (best adapted on validation)" if row["chosen_by_validation"] else "")
+                score = "" if row["val_macro_f1"] is None else f"{row['val_macro_f1']:.4f}"
+                cells = [f"{100 * s[f'{c}_se']:.1f} / {100 * s[f'{c}_ppv']:.1f}" for c in "NSVF"]
+                lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "
+                             f"{100 * s['accuracy_std']:.2f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines))
+    write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "results": results}, indent=1,
+                                                                  default=lambda o: o.tolist()) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
