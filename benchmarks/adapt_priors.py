@@ -42,15 +42,9 @@ KEYS = ("accuracy", "N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "
 
 def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting) -> np.ndarray:
     """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None)."""
-    from ecgbeat.predict import adapt_priors
+    from ecgbeat.predict import adapt_per_record
 
-    if setting is None:
-        return proba
-    out = np.empty_like(proba)
-    for r in np.unique(records):
-        k = records == r
-        out[k] = adapt_priors(proba[k], train_prior, *setting)[0]
-    return out
+    return proba if setting is None else adapt_per_record(proba, records, train_prior, setting)
 
 
 def ec57_row(y: np.ndarray, proba: np.ndarray, classes) -> dict:
@@ -78,8 +72,9 @@ def name(setting) -> str:
 
 
 def parse_setting(text: str):
-    iters, strength, fixed = text.split(":")
-    return int(iters), float(strength), tuple("NSVFQ".index(c) for c in fixed if c != "-")
+    from ecgbeat.predict import parse_adaptation
+
+    return parse_adaptation(text, tuple("NSVFQ"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,3 +44,36 @@ def test_strength_iterations_and_fixed_classes(rng):
     assert adapt_priors(np.zeros((0, 3)), train_prior)[0].shape == (0, 3)
     with pytest.raises(ValueError):
         adapt_priors(proba, train_prior[:2])
+
+
+def test_each_record_gets_its_own_mix_and_settings_parse(rng):
+    from ecgbeat.errors import EcgbeatError
+    from ecgbeat.predict import adapt_per_record, parse_adaptation
+
+    train_prior = np.array([0.9, 0.1])
+    a, _ = gaussian_posteriors(np.array([0.2, 0.8]), 3000, train_prior, rng)
+    b, _ = gaussian_posteriors(np.array([0.95, 0.05]), 3000, train_prior, rng)
+    records = np.array(["a"] * 3000 + ["b"] * 3000, dtype=object)
+    got = adapt_per_record(np.vstack([a, b]), records, train_prior, (3, 100.0, ()))
+    np.testing.assert_allclose(got[:3000], adapt_priors(a, train_prior, 3, 100.0)[0])
+    np.testing.assert_allclose(got[3000:], adapt_priors(b, train_prior, 3, 100.0)[0])
+    assert got[:3000, 1].mean() > a[:, 1].mean() and got[3000:, 1].mean() < b[:, 1].mean()
+    assert parse_adaptation("1:3000:FQ", tuple("NSVFQ")) == (1, 3000.0, (3, 4))
+    assert parse_adaptation("5:0:-", tuple("NSVFQ")) == (5, 0.0, ())
+    for bad in ("1:3000", "0:10:F", "x:1:F", "1:-5:F", "1:10:Z"):
+        with pytest.raises(EcgbeatError, match="--adapt"):
+            parse_adaptation(bad, tuple("NSVFQ"))
+
+
+def test_adapting_needs_the_training_mix(small_beats):
+    from ecgbeat.errors import EcgbeatError
+    from ecgbeat.models import create_model
+    from ecgbeat.predict import evaluate_beats
+
+    model = create_model("lstm", hidden_size=8, embed_dim=8).eval()
+    meta = {"classes": list(small_beats.classes)}
+    with pytest.raises(EcgbeatError, match="train_prior"):
+        evaluate_beats(model, meta, small_beats, adapt="1:10:-")
+    metrics, proba = evaluate_beats(model, {**meta, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}, small_beats,
+                                    adapt="1:10:-")
+    assert metrics["adapt"] == "1:10:-" and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)

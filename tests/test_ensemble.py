@@ -128,6 +128,21 @@ def test_cli_ensemble_averages_the_members_on_real_beats(mitdb, tmp_path):
     assert agree > 0.999  # ties within rounding of the CSV aside
     metrics = json.loads((tmp_path / "eval_ens" / "metrics.json").read_text())
     assert metrics["model"] == "ensemble" and metrics["split"] == "intra" and metrics["seed"] == 0
+    # the class mix each model was trained with, and the ensemble's: their mean
+    priors = [json.loads((tmp_path / n / "model.json").read_text())["train_prior"] for n in ("lstm", "cnn_lstm", "ens")]
+    assert all(len(p) == 5 and abs(sum(p) - 1) < 1e-4 for p in priors)
+    np.testing.assert_allclose(priors[2], np.mean(priors[:2], axis=0), atol=2e-6)
+    # --adapt: each record's probabilities re-weighted to its own class mix, the setting recorded
+    out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--mitdb", mitdb, "--records", records,
+                  "--adapt", "2:500:FQ", "--out", tmp_path / "eval_adapt")
+    assert out.returncode == 0, out.stderr[-2000:]
+    adapted = pd.read_csv(tmp_path / "eval_adapt" / "predictions.csv")
+    assert json.loads((tmp_path / "eval_adapt" / "metrics.json").read_text())["adapt"] == "2:500:FQ"
+    np.testing.assert_allclose(adapted[cols].sum(axis=1), 1.0, atol=1e-4)
+    assert np.abs(adapted[cols].to_numpy() - probas["ens"][cols].to_numpy()).max() > 1e-3
+    out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--mitdb", mitdb, "--records", records,
+                  "--adapt", "2:500:X", "--out", tmp_path / "eval_bad")
+    assert out.returncode == 2 and "unknown class 'X'" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     out = run_cli("analyze", "--checkpoint", tmp_path / "ens" / "model.json", mitdb / "208",
                   "--out", tmp_path / "a", "--no-plot")
     assert out.returncode == 0, out.stderr[-2000:]

@@ -137,4 +137,7 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
                     for p, (_, m) in zip(paths, loaded)],
         "n_parameters": int(sum(p.numel() for p in ensemble.parameters())),
     }
+    priors = [m.get("train_prior") for _, m in loaded]
+    if all(priors):  # the members' mean probability over their training beats, averaged like them
+        meta["train_prior"] = [round(sum(col) / len(col), 6) for col in zip(*priors)]
     return save_checkpoint(out, ensemble, meta), meta

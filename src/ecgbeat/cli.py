@@ -159,7 +159,7 @@ def cmd_evaluate(args) -> None:
         from .predict import evaluate_checkpoint
 
         beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
-        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out)
+        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt)
     else:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
@@ -167,7 +167,7 @@ def cmd_evaluate(args) -> None:
         if args.seed is None:  # an inter-patient ensemble of several seeds has none: DS2 is DS2
             args.seed = meta.get("seed") if meta.get("seed") is not None else 0
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
-        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out)
+        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
 
@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.set_defaults(split=None, seed=None)
     p.add_argument("--out", default=".", help="folder for metrics.json, report.md, predictions.csv")
+    p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
+                   help="re-weight each record's probabilities to its own class mix, estimated by EM from "
+                        "its unlabelled beats (e.g. 1:3000:FQ; experimental, see the README)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify beats of a Kaggle-format CSV")

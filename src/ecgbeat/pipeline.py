@@ -110,6 +110,7 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     from recordings, not CSVs. ``template`` gives the model each beat's template (the median of its
     patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel."""
     from .features import FEATURE_SETS, needs_context
+    from .predict import predict_proba
 
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
@@ -143,6 +144,9 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "metrics": {"validation": {k: result.history[result.best_epoch - 1][k]
                                    for k in ("val_loss", "val_acc", "val_macro_f1")}},
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        # the class mix the model's probabilities carry (its mean probability over its training
+        # beats): what per-patient class-mix adaptation (predict.adapt_priors) corrects from
+        "train_prior": [round(float(v), 6) for v in predict_proba(result.model, split.train).mean(axis=0)],
         "environment": environment(),
     }
     write_json_atomic(out / "history.json", result.history)
@@ -150,11 +154,13 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     return path, meta
 
 
-def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike) -> dict:
-    """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv."""
+def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
+             adapt: str | None = None) -> dict:
+    """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv.
+    ``adapt``: per-patient class-mix adaptation (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
-    return evaluate_checkpoint(checkpoint, split.test, out_dir)
+    return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt)
 
 
 def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:

@@ -54,6 +54,34 @@ def adapt_priors(proba: np.ndarray, train_prior: np.ndarray, iters: int = 1, str
     return q / q.sum(axis=1, keepdims=True), prior
 
 
+def parse_adaptation(text: str, classes: tuple[str, ...]) -> tuple[int, float, tuple[int, ...]]:
+    """``"ITERS:STRENGTH:HELD"`` (e.g. ``"1:3000:FQ"``; HELD = class letters kept at their training
+    share, ``-`` for none) -> the arguments of :func:`adapt_priors` after ``proba``/``train_prior``."""
+    parts = text.split(":")
+    try:
+        iters, strength = int(parts[0]), float(parts[1])
+        held = parts[2] if len(parts) == 3 else ""
+        if len(parts) != 3 or iters < 1 or strength < 0:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise EcgbeatError(f"--adapt takes ITERS:STRENGTH:HELD (EM steps >= 1, strength >= 0 beats, class "
+                           f"letters held at their training share or -), e.g. 1:3000:FQ; got {text!r}") from None
+    unknown = [c for c in held if c != "-" and c not in classes]
+    if unknown:
+        raise EcgbeatError(f"--adapt: unknown class {unknown[0]!r}; classes are {', '.join(classes)}")
+    return iters, strength, tuple(classes.index(c) for c in held if c != "-")
+
+
+def adapt_per_record(proba: np.ndarray, records: np.ndarray, train_prior, setting) -> np.ndarray:
+    """:func:`adapt_priors` applied to each record's beats separately (one patient, one class mix);
+    ``setting`` = (iters, strength, fixed)."""
+    out = np.empty_like(proba)
+    for r in np.unique(records):
+        k = records == r
+        out[k] = adapt_priors(proba[k], np.asarray(train_prior), *setting)[0]
+    return out
+
+
 def predict_proba(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:
@@ -62,11 +90,21 @@ def predict_proba(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
     return softmax(predict_logits(model, X, feats, batch_size=batch_size))
 
 
-def evaluate_beats(model, meta: dict, beats: BeatSet) -> tuple[dict, np.ndarray]:
-    """Test metrics (classification, EC57, calibration, coverage) and the probabilities."""
+def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) -> tuple[dict, np.ndarray]:
+    """Test metrics (classification, EC57, calibration, coverage) and the probabilities.
+
+    ``adapt`` ("ITERS:STRENGTH:HELD", :func:`parse_adaptation`) re-weights each record's
+    probabilities to that patient's class mix (:func:`adapt_priors`; needs the checkpoint's
+    ``train_prior``); the metrics then record the setting."""
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
     proba = predict_proba(model, beats)
+    if adapt:
+        setting = parse_adaptation(adapt, tuple(meta["classes"]))
+        if not meta.get("train_prior"):
+            raise EcgbeatError("--adapt needs the class mix the model was trained with (train_prior), which "
+                               "this checkpoint lacks: retrain it with this version of ecgbeat")
+        proba = adapt_per_record(proba, beats.record, meta["train_prior"], setting).astype(np.float32)
     y_pred = proba.argmax(axis=1)
     classes = tuple(meta["classes"])
     metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
@@ -76,6 +114,8 @@ def evaluate_beats(model, meta: dict, beats: BeatSet) -> tuple[dict, np.ndarray]
     for key in ("model", "seed", "split"):
         if key in meta:
             metrics[key] = meta[key]
+    if adapt:
+        metrics["adapt"] = adapt
     return metrics, proba
 
 
@@ -130,12 +170,13 @@ def predict_csv(checkpoint: str | os.PathLike, csv_in: str | os.PathLike, csv_ou
     return summary
 
 
-def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike) -> dict:
+def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike,
+                        adapt: str | None = None) -> dict:
     """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv."""
     from .report import metrics_markdown
 
     model, meta = load_checkpoint(checkpoint)
-    metrics, proba = evaluate_beats(model, meta, beats)
+    metrics, proba = evaluate_beats(model, meta, beats, adapt)
     out = Path(out_dir)
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))
