@@ -33,7 +33,7 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, git_info, kept_runs  # noqa: E402  (beside this script)
+from bench_common import default_mitdb, families, git_info, kept_runs  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4))))
@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, required=True, help="--keep-runs folder of benchmarks/accuracy.py")
     p.add_argument("--models", default="lstm", help="comma-separated model names (default: lstm)")
-    p.add_argument("--size", type=int, default=3, help="members per ensemble (consecutive seeds)")
+    p.add_argument("--size", type=int, default=3, help="seeds per ensemble (consecutive seeds)")
+    p.add_argument("--mix", action="store_true",
+                   help="one family of all --models: each ensemble holds every model of its seeds")
     p.add_argument("--also", action="append", default=[], metavar="ITERS:STRENGTH:HELD",
                    help="report this setting too, e.g. 1:3000:FQ (not chosen by validation)")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
@@ -109,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import f1_score
 
     results, lines = {}, []
-    for model_name, by_seed in sorted(found.items()):
-        runs = {}
-        for seed, path in sorted(by_seed.items()):
+    for model_name, by_seed in sorted(families(found, args.mix).items()):
+        runs = {}  # (seed, model) -> probabilities
+        for seed, members in sorted(by_seed.items()):
             split = load_split(replace(spec, seed=seed))
-            model, _ = load_checkpoint(path)
-            runs[seed] = {"prior": predict_proba(model, split.train).mean(axis=0),
-                          "val": predict_proba(model, split.val), "val_y": split.val.y,
-                          "val_records": split.val.record, "test": predict_proba(model, split.test)}
+            for name_, path in members:
+                model, _ = load_checkpoint(path)
+                runs[seed, name_] = {"prior": predict_proba(model, split.train).mean(axis=0),
+                                     "val": predict_proba(model, split.val), "val_y": split.val.y,
+                                     "val_records": split.val.record, "test": predict_proba(model, split.test)}
         test = split.test
         yv = np.concatenate([r["val_y"] for r in runs.values()])
         val = []
@@ -127,21 +130,25 @@ def main(argv: list[str] | None = None) -> int:
                         "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
                                                        zero_division=0))})
         chosen = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])["raw"]
-        seeds = sorted(runs)
+        seeds = sorted(by_seed)
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
         for setting in [None, chosen, *also]:
-            singles = [ec57_row(test.y, per_record(runs[s]["test"], test.record, runs[s]["prior"], setting),
-                                test.classes) for s in seeds]
-            ensembles = [ec57_row(test.y, per_record(np.mean([runs[s]["test"] for s in g], axis=0), test.record,
-                                                     np.mean([runs[s]["prior"] for s in g], axis=0), setting),
-                                  test.classes) for g in groups]
+            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting), test.classes)
+                       for r in runs.values()]
+            ensembles = []
+            for g in groups:
+                members = [r for (s, _), r in runs.items() if s in g]
+                proba = np.mean([r["test"] for r in members], axis=0)
+                prior = np.mean([r["prior"] for r in members], axis=0)
+                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting), test.classes))
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
             rows.append({"setting": name(setting), "val_macro_f1": score,
                          "chosen_by_validation": setting == chosen, "singles": singles,
                          "singles_summary": summary(singles), "ensembles": ensembles,
                          "ensembles_summary": summary(ensembles) if ensembles else None})
-        results[model_name] = {"seeds": seeds, "groups": groups, "validation": [
+        results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
+                               "validation": [
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
              "pooled); DS2 only reports. EC57, Q left out, %, mean ± std.", ""]
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
-        lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size}", "",
+        lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",
                   f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}).", "",
                   "| setting | val macro-F1 | models | accuracy | N Se / +P | S Se / +P | V Se / +P | F Se / +P |",
                   "|---|---:|---|---:|---|---|---|---|"]

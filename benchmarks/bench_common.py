@@ -48,3 +48,12 @@ def kept_runs(folder: Path, models: set[str] | None = None) -> dict[str, dict[in
         if m and (d / "model.json").is_file() and (models is None or m.group(2) in models):
             found[m.group(2)][int(m.group(1))] = d / "model.json"
     return dict(found)
+
+
+def families(found: dict[str, dict[int, Path]], mix: bool = False) -> dict[str, dict[int, list[tuple[str, Path]]]]:
+    """Kept runs as ensemble families: one per model (seed -> [(model, path)]), or with ``mix`` one
+    family of all the models, each seed contributing one checkpoint per model (seeds all have)."""
+    if not mix:
+        return {m: {s: [(m, p)] for s, p in by_seed.items()} for m, by_seed in found.items()}
+    seeds = sorted(set.intersection(*(set(by_seed) for by_seed in found.values())))
+    return {"+".join(sorted(found)): {s: [(m, found[m][s]) for m in sorted(found)] for s in seeds}}

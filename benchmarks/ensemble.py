@@ -34,7 +34,7 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import cpu_name, default_mitdb, git_info, kept_runs  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, families, git_info, kept_runs  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
 KEYS = ("accuracy",) + tuple(f"{k}_{m}" for k in "NSVF" for m in ("se", "ppv"))
@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48; "
                    "the test set is their DS2 part)")
     p.add_argument("--models", default=None, help="comma-separated model names (default: all found)")
-    p.add_argument("--size", type=int, default=3, help="members per ensemble (consecutive seeds)")
+    p.add_argument("--size", type=int, default=3, help="seeds per ensemble (consecutive seeds)")
+    p.add_argument("--mix", action="store_true",
+                   help="one family of all --models: each ensemble holds every model of its seeds")
     p.add_argument("--threads", type=int, default=2, help="torch threads for inference timing")
     p.add_argument("--stem", default="accuracy_inter_ensemble")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -104,16 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     test = load_split(spec).test
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for model_name, by_seed in sorted(found.items()):
+        for model_name, by_seed in sorted(families(found, args.mix).items()):
             singles, ensembles = [], []
-            for seed, path in sorted(by_seed.items()):
-                model, meta = load_checkpoint(path)
-                singles.append(_row(model_name, "single", f"seed {seed}", evaluate_beats(model, meta, test)[0]))
-                singles[-1]["beats_per_s"] = _speed(model, test)
+            for seed, members in sorted(by_seed.items()):
+                for name, path in members:
+                    model, meta = load_checkpoint(path)
+                    label = f"{name} seed {seed}" if args.mix else f"seed {seed}"
+                    singles.append(_row(model_name, "single", label, evaluate_beats(model, meta, test)[0]))
+                    singles[-1]["beats_per_s"] = _speed(model, test)
             seeds = sorted(by_seed)
             for g in range(len(seeds) // args.size):
                 group = seeds[g * args.size:(g + 1) * args.size]
-                path, _ = save_ensemble([by_seed[s] for s in group], Path(tmp) / f"{model_name}-{g}")
+                path, _ = save_ensemble([path for s in group for _, path in by_seed[s]],
+                                        Path(tmp) / f"{model_name}-{g}")
                 model, meta = load_checkpoint(path)
                 row = _row(model_name, "ensemble", "ensemble of seeds " + ", ".join(map(str, group)),
                            evaluate_beats(model, meta, test)[0])
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "records": args.records or "all",
-            "size": args.size, "git_commit": commit, "git_dirty": dirty, "n_test": len(test),
+            "size": args.size, "mix": args.mix, "git_commit": commit, "git_dirty": dirty, "n_test": len(test),
             "machine": f"{cpu_name()}, torch threads {args.threads}",
             "command": "python benchmarks/ensemble.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
@@ -134,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Generated {meta['date']} by `{meta['command']}` (commit `{commit}`"
              f"{', uncommitted changes' if dirty else ''}). Checkpoints of an accuracy run (one per seed); "
              f"each ensemble averages the class probabilities of {args.size} consecutive seeds "
+             f"{'(every listed model of each) ' if args.mix else ''}"
              "(`ecgbeat ensemble`). EC57 statistics on DS2, Q beats left out, in %; "
              f"inference on {meta['machine']}, batches of 1,024, building the inputs (template, features) "
              "from cut beats included.", "",

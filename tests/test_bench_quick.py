@@ -123,25 +123,25 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     from ecgbeat.models import create_model
 
     runs = tmp_path / "runs"
-    for seed in range(2):
+    for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):
         torch.manual_seed(seed)
         meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
                 "split": "inter", "seed": seed}
-        save_checkpoint(runs / f"inter-seed{seed}-lstm" / "model", create_model("lstm", hidden_size=8, embed_dim=8),
-                        meta)
+        save_checkpoint(runs / f"inter-seed{seed}-{name}" / "model", create_model(name, hidden_size=8), meta)
     out = tmp_path / "results"
-    proc = subprocess.run(
+    proc = subprocess.run(  # --mix: one family, each ensemble holds both models of its seeds
         [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
-         "--records", "100,105,101,106", "--also", "1:3000:FQ", "--out", str(out), "--stem", "ap",
-         "--mitdb", str(mitdb)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--also", "1:3000:FQ",
+         "--out", str(out), "--stem", "ap", "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    res = json.loads((out / "ap.json").read_text())["results"]["lstm"]
-    assert res["seeds"] == [0, 1] and res["groups"] == [[0, 1]]
+    res = json.loads((out / "ap.json").read_text())["results"]["cnn_lstm+lstm"]
+    assert res["seeds"] == [0, 1] and res["groups"] == [[0, 1]] and res["members"] == ["cnn_lstm", "lstm"]
     assert len(res["validation"]) == 31  # no adaptation + the 30-setting grid
     names = [r["setting"] for r in res["rows"]]
     assert names[0] == "no adaptation" and names[2] == "1 EM step, strength 3000, held: F+Q"
     assert [r["chosen_by_validation"] for r in res["rows"]] == [False, True, names[2] == names[1]]
     best = max(v["val_macro_f1"] for v in res["validation"] if v["setting"] != "no adaptation")
     assert res["rows"][1]["val_macro_f1"] == best
-    assert all(len(r["singles"]) == 2 and len(r["ensembles"]) == 1 for r in res["rows"])
+    assert all(len(r["singles"]) == 4 and len(r["ensembles"]) == 1 for r in res["rows"])
     assert "best adapted on validation" in (out / "ap.md").read_text()
