@@ -74,6 +74,8 @@ def test_adapting_needs_the_training_mix(small_beats):
     meta = {"classes": list(small_beats.classes)}
     with pytest.raises(EcgbeatError, match="train_prior"):
         evaluate_beats(model, meta, small_beats, adapt="1:10:-")
+    with pytest.raises(EcgbeatError, match="5 positive numbers"):
+        evaluate_beats(model, {**meta, "train_prior": [0.9, 0.1, 0.0, 0.0, 0.0]}, small_beats, adapt="1:10:-")
     metrics, proba = evaluate_beats(model, {**meta, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}, small_beats,
                                     adapt="1:10:-")
     assert metrics["adapt"] == "1:10:-" and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)

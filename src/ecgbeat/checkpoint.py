@@ -139,5 +139,5 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
     }
     priors = [m.get("train_prior") for _, m in loaded]
     if all(priors):  # the members' mean probability over their training beats, averaged like them
-        meta["train_prior"] = [round(sum(col) / len(col), 6) for col in zip(*priors)]
+        meta["train_prior"] = [sum(col) / len(col) for col in zip(*priors)]
     return save_checkpoint(out, ensemble, meta), meta

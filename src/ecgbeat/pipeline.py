@@ -146,7 +146,7 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         # the class mix the model's probabilities carry (its mean probability over its training
         # beats): what per-patient class-mix adaptation (predict.adapt_priors) corrects from
-        "train_prior": [round(float(v), 6) for v in predict_proba(result.model, split.train).mean(axis=0)],
+        "train_prior": [float(v) for v in predict_proba(result.model, split.train).mean(axis=0)],
         "environment": environment(),
     }
     write_json_atomic(out / "history.json", result.history)

@@ -101,9 +101,12 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) 
     proba = predict_proba(model, beats)
     if adapt:
         setting = parse_adaptation(adapt, tuple(meta["classes"]))
-        if not meta.get("train_prior"):
+        prior = meta.get("train_prior")
+        if not prior:
             raise EcgbeatError("--adapt needs the class mix the model was trained with (train_prior), which "
                                "this checkpoint lacks: retrain it with this version of ecgbeat")
+        if len(prior) != len(meta["classes"]) or not all(isinstance(v, (int, float)) and v > 0 for v in prior):
+            raise EcgbeatError(f"checkpoint train_prior must be {len(meta['classes'])} positive numbers, got {prior}")
         proba = adapt_per_record(proba, beats.record, meta["train_prior"], setting).astype(np.float32)
     y_pred = proba.argmax(axis=1)
     classes = tuple(meta["classes"])
