@@ -46,7 +46,6 @@ RESULTS = REPO / "benchmarks" / "results"
 PUBLISHED = REPO / "benchmarks" / "published.json"
 QUICK_RECORDS = ("100", "208", "209", "232")  # N; V + F; S: every class but Q, DS1 and DS2
 QUICK_MAX_TRAIN = 2000
-INFERENCE_BATCH = 4096
 EC57_CLASSES = ("S", "V")
 
 
@@ -145,10 +144,14 @@ def subsample_train(split, max_beats: int | None, seed: int):
 
 
 def inference_throughput(model, X: np.ndarray, feats: np.ndarray | None = None,
-                         batch: int = INFERENCE_BATCH) -> float:
-    """Beats per second of ``model`` on the CPU in eval mode, batches of ``batch`` beats."""
+                         batch: int | None = None) -> float:
+    """Beats per second of ``model`` on the CPU in eval mode, batches of ``batch`` beats (default:
+    the library's :data:`ecgbeat.training.INFERENCE_BATCH`)."""
     import torch
 
+    from ecgbeat.training import INFERENCE_BATCH
+
+    batch = batch or INFERENCE_BATCH
     model.eval()
     reps = -(-batch // len(X))  # small test sets: repeat beats to fill one batch
     x = torch.from_numpy(np.ascontiguousarray(np.concatenate([X] * reps)[:batch]))
@@ -292,9 +295,11 @@ def render_markdown(doc: dict) -> str:
         + (f"; {meta['loss']} loss" if meta.get("loss", "cross_entropy") != "cross_entropy" else "")
         + (f"; {meta['sampler']} sampler" if meta.get("sampler", "shuffle") != "shuffle" else "")
         + f"; beat scaling {meta.get('scaling', 'fixed')}; best epoch by validation macro-F1 (validation: "
-        "10 % of the training beats for intra, about 20 % of the DS1 records for inter)",
+        + ("about 20 % of the DS1 beats for inter, stratified" if meta.get("val_by") == "beat" else
+           "10 % of the training beats for intra, about 20 % of the DS1 records for inter") + ")",
         f"- seeds: {', '.join(str(s) for s in meta['seeds'])}; values are mean ± sample std over seeds, in %",
-        f"- inference: PyTorch, CPU, eval mode, batch {INFERENCE_BATCH}, {meta['threads']} thread(s)",
+        f"- inference: PyTorch, CPU, eval mode, batch {meta.get('inference_batch', 4096)}, "
+        f"{meta['threads']} thread(s)",
         f"- total time {meta['total_seconds'] / 60:.1f} min",
         "",
     ]
@@ -384,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
-    from ecgbeat.training import TrainConfig
+    from ecgbeat.training import INFERENCE_BATCH, TrainConfig
 
     if args.render:  # re-write the Markdown of finished results (e.g. after a change of layout)
         doc = json.loads(args.render.read_text())
@@ -399,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "class_weight": args.class_weight, "features": args.features, "template": args.template,
-        "augment": args.augment, "val_by": args.val_by,
+        "augment": args.augment, "val_by": args.val_by, "inference_batch": INFERENCE_BATCH,
         "loss": args.loss, "sampler": args.sampler,
         "scaling": args.scaling, "records": list(args.records),
         "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),

@@ -29,7 +29,7 @@ def test_accuracy_benchmark_quick(mitdb, tmp_path):
     meta = doc["meta"]
     assert meta["quick"] is True and meta["epochs"] == 1 and meta["seeds"] == [0]
     assert meta["splits"] == ["intra"] and len(meta["records"]) <= 4
-    for key in ("git_commit", "machine", "cpu", "torch", "threads", "date", "total_seconds"):
+    for key in ("git_commit", "machine", "cpu", "torch", "threads", "date", "total_seconds", "inference_batch"):
         assert key in meta
 
     models = list_models()

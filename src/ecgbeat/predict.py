@@ -12,7 +12,7 @@ from .errors import EcgbeatError
 from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics
-from .training import predict_logits
+from .training import INFERENCE_BATCH, predict_logits
 from .types import BeatSet
 
 UNCERTAIN = "uncertain"
@@ -82,7 +82,7 @@ def adapt_per_record(proba: np.ndarray, records: np.ndarray, train_prior, settin
     return out
 
 
-def predict_proba(model, beats: BeatSet, batch_size: int = 1024) -> np.ndarray:
+def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:
         raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")

@@ -22,6 +22,10 @@ from .io.atomic import atomic_path
 from .metrics import classification_metrics
 from .types import BeatSet
 
+#: Beats per forward pass at inference. On the 2-core development CPU, PyTorch classifies 1.7-2.4x
+#: more beats per second in batches of ~1,000 than of 8,192 (``benchmarks/results/inference.md``).
+INFERENCE_BATCH = 1024
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -158,7 +162,7 @@ def _loader(X, feats, y, batch_size, gen, sampler: str = "shuffle"):
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: np.ndarray, feats: np.ndarray | None = None,
-                   batch_size: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
+                   batch_size: int = INFERENCE_BATCH, device: torch.device | str = "cpu") -> np.ndarray:
     """Logits (n, n_classes) for model inputs X (n, C, T) in evaluation mode."""
     model.eval()
     out = []
