@@ -33,11 +33,10 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, families, git_info, kept_runs  # noqa: E402  (beside this script)
+from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs, mean_std  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4))))
-KEYS = ("accuracy", "N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "F_ppv")
 
 
 def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting) -> np.ndarray:
@@ -45,22 +44,6 @@ def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, 
     from ecgbeat.predict import adapt_per_record
 
     return proba if setting is None else adapt_per_record(proba, records, train_prior, setting)
-
-
-def ec57_row(y: np.ndarray, proba: np.ndarray, classes) -> dict:
-    from ecgbeat.metrics import ec57_metrics
-
-    e = ec57_metrics(y, proba.argmax(1), classes)
-    return {"accuracy": e["accuracy"], **{f"{c}_{k}": e[c][v] for c in "NSVF"
-                                          for k, v in (("se", "sensitivity"), ("ppv", "ppv"))}}
-
-
-def summary(rows: list[dict]) -> dict:
-    out = {}
-    for k in KEYS:
-        v = np.array([r[k] for r in rows])
-        out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-    return out
 
 
 def name(setting) -> str:
@@ -98,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
-    from ecgbeat.predict import predict_proba
+    from ecgbeat.predict import class_mix, predict_proba
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -116,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         for seed, members in sorted(by_seed.items()):
             split = load_split(replace(spec, seed=seed))
             for name_, path in members:
-                model, _ = load_checkpoint(path)
-                runs[seed, name_] = {"prior": predict_proba(model, split.train).mean(axis=0),
+                model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
+                prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
+                runs[seed, name_] = {"prior": prior,
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_records": split.val.record, "test": predict_proba(model, split.test)}
         test = split.test
@@ -145,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
             rows.append({"setting": name(setting), "val_macro_f1": score,
                          "chosen_by_validation": setting == chosen, "singles": singles,
-                         "singles_summary": summary(singles), "ensembles": ensembles,
-                         "ensembles_summary": summary(ensembles) if ensembles else None})
+                         "singles_summary": mean_std(singles), "ensembles": ensembles,
+                         "ensembles_summary": mean_std(ensembles) if ensembles else None})
         results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
                                "validation": [
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}

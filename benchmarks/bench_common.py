@@ -57,3 +57,27 @@ def families(found: dict[str, dict[int, Path]], mix: bool = False) -> dict[str, 
         return {m: {s: [(m, p)] for s, p in by_seed.items()} for m, by_seed in found.items()}
     seeds = sorted(set.intersection(*(set(by_seed) for by_seed in found.values())))
     return {"+".join(sorted(found)): {s: [(m, found[m][s]) for m in sorted(found)] for s in seeds}}
+
+
+#: The EC57 numbers the ensemble and adaptation benchmarks report per row.
+EC57_KEYS = ("accuracy",) + tuple(f"{c}_{m}" for c in "NSVF" for m in ("se", "ppv"))
+
+
+def ec57_row(y, proba, classes) -> dict:
+    """EC57 accuracy and Se / +P of N, S, V, F of ``proba.argmax(1)`` against ``y`` (keys :data:`EC57_KEYS`)."""
+    from ecgbeat.metrics import ec57_metrics
+
+    e = ec57_metrics(y, proba.argmax(1), classes)
+    return {"accuracy": e["accuracy"], **{f"{c}_{m}": e[c][key] for c in "NSVF"
+                                          for m, key in (("se", "sensitivity"), ("ppv", "ppv"))}}
+
+
+def mean_std(rows: list[dict], keys=EC57_KEYS) -> dict:
+    """``key`` -> mean and ``key_std`` -> sample std (0 for one row) over ``rows``."""
+    import numpy as np
+
+    out = {}
+    for k in keys:
+        v = np.array([r[k] for r in rows], dtype=float)
+        out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+    return out

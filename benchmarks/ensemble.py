@@ -34,34 +34,26 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import cpu_name, default_mitdb, families, git_info, kept_runs  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, ec57_row, families, git_info, kept_runs, mean_std  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
-KEYS = ("accuracy",) + tuple(f"{k}_{m}" for k in "NSVF" for m in ("se", "ppv"))
-
-
-def _row(model: str, kind: str, name: str, metrics: dict) -> dict:
-    e = metrics["ec57"]
-    return {"model": model, "kind": kind, "name": name, "accuracy": e["accuracy"],
-            **{f"{k}_{m}": e[k][key] for k in "NSVF" for m, key in (("se", "sensitivity"), ("ppv", "ppv"))}}
 
 
 def _summary(model: str, kind: str, rows: list[dict]) -> dict:
-    out = {"model": model, "kind": f"{kind} (mean ± std)", "name": f"{len(rows)} {kind}s", "n": len(rows)}
-    for k in KEYS:
-        values = np.array([r[k] for r in rows])
-        out[k], out[f"{k}_std"] = float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    out["beats_per_s"] = float(np.mean([r["beats_per_s"] for r in rows]))
-    return out
+    return {"model": model, "kind": f"{kind} (mean ± std)", "name": f"{len(rows)} {kind}s", "n": len(rows),
+            **mean_std(rows), "beats_per_s": float(np.mean([r["beats_per_s"] for r in rows]))}
 
 
-def _speed(model, beats) -> float:
-    """Beats/s of :func:`ecgbeat.predict.predict_proba` (inputs built from the cut beats included)."""
+def _row(model_name: str, kind: str, name: str, model, beats) -> dict:
+    """EC57 row of ``model`` on ``beats`` with its speed: beats/s of one
+    :func:`ecgbeat.predict.predict_proba` pass (inputs built from the cut beats included)."""
     from ecgbeat.predict import predict_proba
 
     start = time.perf_counter()
-    predict_proba(model, beats)
-    return len(beats) / (time.perf_counter() - start)
+    proba = predict_proba(model, beats)
+    speed = len(beats) / (time.perf_counter() - start)
+    return {"model": model_name, "kind": kind, "name": name, **ec57_row(beats.y, proba, beats.classes),
+            "beats_per_s": speed}
 
 
 def _cell(r: dict, k: str) -> str:
@@ -93,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.checkpoint import load_checkpoint, save_ensemble
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
-    from ecgbeat.predict import evaluate_beats
 
     torch.set_num_threads(args.threads)
     found = kept_runs(args.runs, set(args.models.split(",")) if args.models else None)
@@ -110,20 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             singles, ensembles = [], []
             for seed, members in sorted(by_seed.items()):
                 for name, path in members:
-                    model, meta = load_checkpoint(path)
                     label = f"{name} seed {seed}" if args.mix else f"seed {seed}"
-                    singles.append(_row(model_name, "single", label, evaluate_beats(model, meta, test)[0]))
-                    singles[-1]["beats_per_s"] = _speed(model, test)
+                    singles.append(_row(model_name, "single", label, load_checkpoint(path)[0], test))
             seeds = sorted(by_seed)
             for g in range(len(seeds) // args.size):
                 group = seeds[g * args.size:(g + 1) * args.size]
                 path, _ = save_ensemble([path for s in group for _, path in by_seed[s]],
                                         Path(tmp) / f"{model_name}-{g}")
-                model, meta = load_checkpoint(path)
-                row = _row(model_name, "ensemble", "ensemble of seeds " + ", ".join(map(str, group)),
-                           evaluate_beats(model, meta, test)[0])
-                row["beats_per_s"] = _speed(model, test)
-                ensembles.append(row)
+                ensembles.append(_row(model_name, "ensemble", "ensemble of seeds " + ", ".join(map(str, group)),
+                                      load_checkpoint(path)[0], test))
             rows += singles + ensembles
             rows.append(_summary(model_name, "single model", singles))
             if ensembles:

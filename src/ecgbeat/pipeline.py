@@ -110,7 +110,7 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     from recordings, not CSVs. ``template`` gives the model each beat's template (the median of its
     patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel."""
     from .features import FEATURE_SETS, needs_context
-    from .predict import predict_proba
+    from .predict import class_mix
 
     config = config or TrainConfig(seed=split.seed)
     out = Path(out_dir)
@@ -144,9 +144,7 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "metrics": {"validation": {k: result.history[result.best_epoch - 1][k]
                                    for k in ("val_loss", "val_acc", "val_macro_f1")}},
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
-        # the class mix the model's probabilities carry (its mean probability over its training
-        # beats): what per-patient class-mix adaptation (predict.adapt_priors) corrects from
-        "train_prior": [float(v) for v in predict_proba(result.model, split.train).mean(axis=0)],
+        "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
         "environment": environment(),
     }
     write_json_atomic(out / "history.json", result.history)

@@ -90,6 +90,12 @@ def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> n
     return softmax(predict_logits(model, X, feats, batch_size=batch_size))
 
 
+def class_mix(model, beats: BeatSet) -> np.ndarray:
+    """The model's mean class probability over ``beats``: on its training beats, the class mix its
+    probabilities carry (a checkpoint's ``train_prior``, what :func:`adapt_priors` corrects from)."""
+    return predict_proba(model, beats).mean(axis=0)
+
+
 def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) -> tuple[dict, np.ndarray]:
     """Test metrics (classification, EC57, calibration, coverage) and the probabilities.
 
