@@ -164,12 +164,17 @@ def cmd_evaluate(args) -> None:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
             raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
-        if args.seed is None:  # an inter-patient ensemble of several seeds has none: DS2 is DS2
-            args.seed = meta.get("seed") if meta.get("seed") is not None else 0
+        args.seed = _split_seed(meta) if args.seed is None else args.seed
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
+
+
+def _split_seed(meta: dict) -> int:
+    """The seed that rebuilds a checkpoint's split. An inter-patient ensemble of several seeds has
+    none; its test set (DS2) does not depend on the seed, so 0 rebuilds it."""
+    return meta["seed"] if meta.get("seed") is not None else 0
 
 
 def _print_metrics(m: dict) -> None:
@@ -198,7 +203,7 @@ def cmd_plot(args) -> None:
     from .pipeline import load_split, make_plots
 
     meta = read_checkpoint_meta(Path(args.run) / "model.json")
-    args.split, args.seed = meta.get("split", "intra"), meta.get("seed", 0)
+    args.split, args.seed = meta.get("split", "intra"), _split_seed(meta)
     args.scaling = (meta.get("preprocessing") or {}).get("scaling")
     if args.split not in ("intra", "inter"):
         raise EcgbeatError(f"{args.run}: plots need a run trained on MIT-BIH (intra or inter split)")
