@@ -7,7 +7,8 @@ on the DS1 *validation* records of each kept run (each model on its own held-out
 by macro-F1 over N, S, V, F); DS2 is used only to report. Reported: every single model and every
 ensemble of ``--size`` consecutive seeds, without adaptation, with the setting validation prefers
 among the adapted ones, and with ``--also`` settings named on the command line (for comparison,
-not selection).
+not selection). ``--af-gate`` then moves the S probability of beats in an atrial-fibrillation-like
+rhythm to N (:func:`ecgbeat.predict.gate_af`), after any adaptation, on validation and test alike.
 
 Needs the checkpoints of ``benchmarks/accuracy.py --splits inter --keep-runs DIR``::
 
@@ -39,11 +40,22 @@ RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4))))
 
 
-def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting) -> np.ndarray:
-    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None)."""
-    from ecgbeat.predict import adapt_per_record
+def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting,
+               af: np.ndarray | None = None) -> np.ndarray:
+    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None), then,
+    with ``af`` (rhythm flags per beat), with the S probability of flagged beats moved to N."""
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.predict import adapt_per_record, gate_af
 
-    return proba if setting is None else adapt_per_record(proba, records, train_prior, setting)
+    out = proba if setting is None else adapt_per_record(proba, records, train_prior, setting)
+    return out if af is None else gate_af(out, af, CLASSES)
+
+
+def af_flags(beats, on: bool):
+    """Rhythm flags of ``beats`` for the AF gate, or None when it is off."""
+    from ecgbeat.dsp.rhythm import af_like_by_record
+
+    return af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample) if on else None
 
 
 def name(setting) -> str:
@@ -69,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="one family of all --models: each ensemble holds every model of its seeds")
     p.add_argument("--also", action="append", default=[], metavar="ITERS:STRENGTH:HELD",
                    help="report this setting too, e.g. 1:3000:FQ (not chosen by validation)")
+    p.add_argument("--af-gate", action="store_true",
+                   help="no S call in an atrial-fibrillation-like rhythm (after adaptation; ecgbeat.dsp.rhythm)")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -103,12 +117,14 @@ def main(argv: list[str] | None = None) -> int:
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
                 runs[seed, name_] = {"prior": prior,
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
-                                     "val_records": split.val.record, "test": predict_proba(model, split.test)}
+                                     "val_records": split.val.record, "test": predict_proba(model, split.test),
+                                     "val_af": af_flags(split.val, args.af_gate)}
         test = split.test
+        test_af = af_flags(test, args.af_gate)
         yv = np.concatenate([r["val_y"] for r in runs.values()])
         val = []
         for setting in [None, *GRID]:
-            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting).argmax(1)
+            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting, r["val_af"]).argmax(1)
                                    for r in runs.values()])
             val.append({"setting": name(setting), "raw": setting,
                         "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
@@ -118,14 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
         for setting in [None, chosen, *also]:
-            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting), test.classes)
+            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting, test_af), test.classes)
                        for r in runs.values()]
             ensembles = []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = np.mean([r["test"] for r in members], axis=0)
                 prior = np.mean([r["prior"] for r in members], axis=0)
-                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting), test.classes))
+                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting, test_af),
+                                          test.classes))
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
             rows.append({"setting": name(setting), "val_macro_f1": score,
                          "chosen_by_validation": setting == chosen, "singles": singles,
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
-            "git_commit": commit, "git_dirty": dirty, "records": args.records or "all",
+            "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
             "command": "python benchmarks/adapt_priors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
     lines = ["# Per-patient class-mix adaptation, inter-patient split (DS1 -> DS2)", "",
@@ -144,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
              f"{', uncommitted changes' if dirty else ''}). Each DS2 record's probabilities re-weighted to "
              "its class mix, estimated by EM from its own unlabelled beats (`ecgbeat.predict.adapt_priors`). "
              "Settings scored on the DS1 validation records of each run (macro-F1 over N, S, V, F, "
-             "pooled); DS2 only reports. EC57, Q left out, %, mean ± std.", ""]
+             "pooled); DS2 only reports. EC57, Q left out, %, mean ± std."
+             + (" **AF gate on**: after any adaptation, the S probability of beats in an atrial-fibrillation-"
+                "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N." if args.af_gate
+                else ""), ""]
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",

@@ -42,6 +42,7 @@ import numpy as np
 
 from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
 from .dsp.context import PatientContext
+from .dsp.rhythm import RhythmTracker
 from .errors import EcgbeatError
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
@@ -71,6 +72,9 @@ class AnalyzeConfig:
         RR intervals longer than this are pauses.
     min_cycles : int
         Bigeminy / trigeminy episodes need at least this many ectopic beats in pattern.
+    af_gate : bool
+        Move the S probability of beats in an atrial-fibrillation-like stretch of rhythm to N
+        (:func:`ecgbeat.predict.gate_af`, :mod:`ecgbeat.dsp.rhythm`; causal, so a stream agrees).
     """
 
     scaling: str | None = None
@@ -80,6 +84,7 @@ class AnalyzeConfig:
     max_next_rr_s: float = 3.0
     pause_s: float = 2.0
     min_cycles: int = 3
+    af_gate: bool = False
 
     def __post_init__(self):
         if self.scaling is not None and self.scaling not in SCALINGS:
@@ -169,7 +174,7 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     t2 = time.perf_counter()
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
-    proba = classify(model, meta, X, rr, readable, patient_context(model, meta))
+    proba = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -485,12 +490,13 @@ def patient_context(model, meta: dict) -> PatientContext | None:
 
 
 def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
-             context: PatientContext | None = None) -> np.ndarray:
+             context: PatientContext | None = None, rhythm: RhythmTracker | None = None) -> np.ndarray:
     """Probabilities (n, n_classes) of the readable beats; NaN rows for the others.
 
-    ``context`` (:func:`patient_context`) is updated with these beats, which must follow the
-    beats of its earlier updates in time."""
-    from .predict import predict_proba
+    ``context`` (:func:`patient_context`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker`
+    for the AF gate, :func:`rhythm_tracker`) are updated with these beats, which must follow the
+    beats of their earlier updates in time."""
+    from .predict import gate_af, predict_proba
     from .types import BeatSet
 
     classes = tuple(meta["classes"])
@@ -505,7 +511,20 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
                         long_rr_s=None if long_rr is None else long_rr[idx],
                         template=None if template is None else template[idx], fs=params.fs, classes=classes)
         proba[idx] = predict_proba(model, beats)
+    if rhythm is not None:
+        af = rhythm.update(rr_s[:, 0])
+        proba[idx] = gate_af(proba[idx], af[idx], classes)
     return proba
+
+
+def rhythm_tracker(meta: dict, config: AnalyzeConfig) -> RhythmTracker | None:
+    """A fresh :class:`~ecgbeat.dsp.rhythm.RhythmTracker` when ``config.af_gate`` is on; else None."""
+    if not config.af_gate:
+        return None
+    classes = tuple(meta["classes"])
+    if "N" not in classes or "S" not in classes:
+        raise EcgbeatError(f"the AF gate needs classes N and S, this model has {', '.join(classes)}")
+    return RhythmTracker()
 
 
 def labels_of(proba: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:

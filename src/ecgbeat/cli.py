@@ -70,6 +70,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "as a second channel (inter-patient)")
 
 
+AF_GATE_HELP = ("move the S probability of beats in an atrial-fibrillation-like stretch of rhythm (irregular RR, "
+                "Dash et al. 2009; ecgbeat.dsp.rhythm) to N: no beat is supraventricular ectopic during AF")
+
+
 def _raw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", "--model", dest="checkpoint", required=True, help="model.json of a trained model")
     p.add_argument("--lead", help="lead / column name (default: MLII, else the first)")
@@ -79,6 +83,7 @@ def _raw_args(p: argparse.ArgumentParser) -> None:
                    help="override the checkpoint's beat window scaling (default: as trained): fixed = "
                         "10-s windows from the record start, causal = past-only windows, ~1 s stream "
                         "latency; use the same for analyze and stream")
+    p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
 
 
 def _config(args):
@@ -159,14 +164,14 @@ def cmd_evaluate(args) -> None:
         from .predict import evaluate_checkpoint
 
         beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
-        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt)
+        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate)
     else:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
             raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
         args.seed = _split_seed(meta) if args.seed is None else args.seed
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
-        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt)
+        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
 
@@ -259,8 +264,8 @@ def cmd_analyze(args) -> None:
 
     model = load_model(args.checkpoint)
     for source in args.records:
-        result = analyze_record(source, model, AnalyzeConfig(scaling=args.scaling), lead=args.lead,
-                                fs=args.fs, units=args.units)
+        config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate)
+        result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
                               annotation_dir=Path(result.signal.path).parent if args.ann_beside else None)
         s = result.summary
@@ -275,7 +280,7 @@ def cmd_stream(args) -> None:
     from .analyze import AnalyzeConfig
     from .stream import replay, stream_text
 
-    config = AnalyzeConfig(scaling=args.scaling)
+    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate)
     if args.source == "-":
         if args.fs is None:
             raise EcgbeatError("reading samples from standard input needs --fs HZ")
@@ -321,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="re-weight each record's probabilities to its own class mix, estimated by EM from "
                         "its unlabelled beats (e.g. 1:3000:FQ; experimental, see the README)")
+    p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify beats of a Kaggle-format CSV")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import load_checkpoint
+from .dsp.rhythm import af_like_by_record
 from .errors import EcgbeatError
 from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
@@ -82,6 +83,24 @@ def adapt_per_record(proba: np.ndarray, records: np.ndarray, train_prior, settin
     return out
 
 
+def gate_af(proba: np.ndarray, af: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """``proba`` with the S probability of beats in an atrial-fibrillation-like rhythm moved to N.
+
+    Without organised atrial activity no beat is supraventricular ectopic, and MIT-BIH labels
+    such beats N; ``af`` (:func:`ecgbeat.dsp.rhythm.af_like`) marks them. Other classes keep
+    their probabilities, so a ventricular beat during fibrillation is still V."""
+    if "N" not in classes or "S" not in classes:
+        raise EcgbeatError(f"the AF gate needs classes N and S, this model has {', '.join(classes)}")
+    af = np.asarray(af, dtype=bool)
+    if len(af) != len(proba):
+        raise ValueError(f"{len(proba)} beats but {len(af)} rhythm flags")
+    n, s = classes.index("N"), classes.index("S")
+    out = np.array(proba, copy=True)
+    out[af, n] += out[af, s]
+    out[af, s] = 0.0
+    return out
+
+
 def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
     """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
     if beats.n_samples != model.n_samples:
@@ -96,12 +115,15 @@ def class_mix(model, beats: BeatSet) -> np.ndarray:
     return predict_proba(model, beats).mean(axis=0)
 
 
-def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) -> tuple[dict, np.ndarray]:
+def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None,
+                   af_gate: bool = False) -> tuple[dict, np.ndarray]:
     """Test metrics (classification, EC57, calibration, coverage) and the probabilities.
 
     ``adapt`` ("ITERS:STRENGTH:HELD", :func:`parse_adaptation`) re-weights each record's
     probabilities to that patient's class mix (:func:`adapt_priors`; needs the checkpoint's
-    ``train_prior``); the metrics then record the setting."""
+    ``train_prior``); the metrics then record the setting. ``af_gate`` then moves the S probability
+    of beats in an atrial-fibrillation-like rhythm to N (:func:`gate_af`; each record's beats in
+    time order, from their previous RR)."""
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
     proba = predict_proba(model, beats)
@@ -114,6 +136,11 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) 
         if len(prior) != len(meta["classes"]) or not all(isinstance(v, (int, float)) and v > 0 for v in prior):
             raise EcgbeatError(f"checkpoint train_prior must be {len(meta['classes'])} positive numbers, got {prior}")
         proba = adapt_per_record(proba, beats.record, meta["train_prior"], setting).astype(np.float32)
+    if af_gate:
+        if not np.isfinite(beats.rr_s[:, 0]).any():
+            raise EcgbeatError("--af-gate needs each beat's RR interval: beats cut from whole recordings, "
+                               "not Kaggle CSV rows")
+        proba = gate_af(proba, af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample), tuple(meta["classes"]))
     y_pred = proba.argmax(axis=1)
     classes = tuple(meta["classes"])
     metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
@@ -125,6 +152,8 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None) 
             metrics[key] = meta[key]
     if adapt:
         metrics["adapt"] = adapt
+    if af_gate:
+        metrics["af_gate"] = True
     return metrics, proba
 
 
@@ -180,12 +209,13 @@ def predict_csv(checkpoint: str | os.PathLike, csv_in: str | os.PathLike, csv_ou
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike,
-                        adapt: str | None = None) -> dict:
-    """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv."""
+                        adapt: str | None = None, af_gate: bool = False) -> dict:
+    """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv
+    (``adapt``, ``af_gate``: see :func:`evaluate_beats`)."""
     from .report import metrics_markdown
 
     model, meta = load_checkpoint(checkpoint)
-    metrics, proba = evaluate_beats(model, meta, beats, adapt)
+    metrics, proba = evaluate_beats(model, meta, beats, adapt, af_gate)
     out = Path(out_dir)
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))

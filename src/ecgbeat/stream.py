@@ -39,6 +39,7 @@ from .analyze import (
     load_model,
     mask_target,
     patient_context,
+    rhythm_tracker,
     to_target,
     unreadable_mask,
 )
@@ -123,6 +124,7 @@ class StreamClassifier:
         self._segments: deque = deque(maxlen=10_000)
         self._finished = False
         self._context = patient_context(self._model, self._meta)  # template / long-term RR history
+        self._rhythm = rhythm_tracker(self._meta, self.config)  # RR history of the AF gate
         self._wake = 0                     # push() only buffers while n_samples < _wake
 
     def push(self, samples) -> list[dict]:
@@ -302,7 +304,7 @@ class StreamClassifier:
             ok &= (self._peaks_t[ready] // p.window) * p.window >= self._y0
         lo = max(0, int(ready[0]) - 11)
         rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
-        proba = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context)
+        proba = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm)
         labels = labels_of(proba, self.classes)
         return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
                           latency_s=(self._n - self._peaks_in[k]) / p.fs_in)

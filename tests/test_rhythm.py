@@ -1,0 +1,166 @@
+"""The AF-like rhythm detector (ecgbeat.dsp.rhythm) and the AF gate (no S call during atrial
+fibrillation) on generated RR series, on real MIT-BIH rhythm annotations, through evaluate,
+analyze and a stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgbeat.dsp.rhythm import RhythmTracker, af_like, af_like_by_record, irregularity, tpr_bounds
+from ecgbeat.errors import EcgbeatError
+from ecgbeat.predict import gate_af
+
+CLASSES = tuple("NSVFQ")
+
+
+def test_generated_rhythms():
+    rng = np.random.default_rng(0)
+    n = 600
+    sinus = 0.8 + 0.01 * rng.standard_normal(n)
+    fibrillation = rng.uniform(0.4, 1.2, n)
+    ectopy = sinus.copy()  # every 8th beat premature, then a compensatory pause
+    ectopy[::8] = 0.5
+    ectopy[1::8] = 1.1
+    bigeminy = np.where(np.arange(n) % 2 == 0, 0.6, 1.0) + 0.005 * rng.standard_normal(n)
+    assert not af_like(sinus).any()
+    flags = af_like(fibrillation)
+    assert not flags[:127].any()  # no full window yet
+    assert flags[127:].mean() > 0.95
+    assert not af_like(ectopy).any()  # irregular, but two RR values: low entropy
+    assert not af_like(bigeminy).any()  # alternating: too many turning points for a random series
+    stats = irregularity(fibrillation)
+    assert np.isnan(stats[:127]).all() and np.isfinite(stats[127:]).all()
+    lo, hi = tpr_bounds(112)
+    assert lo < 2 / 3 < hi and np.median(stats[127:, 2]) == pytest.approx(2 / 3, abs=0.05)
+
+
+def test_unknown_intervals_and_short_series():
+    rng = np.random.default_rng(1)
+    rr = rng.uniform(0.4, 1.2, 400)
+    rr[200] = np.nan
+    flags = af_like(rr)
+    assert not flags[200:200 + 128].any() and flags[200 + 128:].mean() > 0.9  # windows holding the gap
+    assert not af_like(rr[:100]).any() and len(af_like(np.zeros(0))) == 0
+    with pytest.raises(ValueError, match="window"):
+        irregularity(rr, window=4)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 128, 1000])
+def test_tracker_on_a_stream_equals_the_whole_series(chunk):
+    rng = np.random.default_rng(2)
+    rr = np.concatenate([0.8 + 0.01 * rng.standard_normal(300), rng.uniform(0.4, 1.2, 400)])
+    tracker = RhythmTracker()
+    got = np.concatenate([tracker.update(rr[i: i + chunk]) for i in range(0, len(rr), chunk)])
+    assert np.array_equal(got, af_like(rr)) and got.sum() > 200
+    assert len(tracker._rr) == 127  # bounded memory
+
+
+def test_by_record_orders_each_record_in_time():
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0.4, 1.2, 300), 0.8 + 0.01 * rng.standard_normal(300)
+    rr = np.concatenate([a, b])
+    record = np.array(["a"] * 300 + ["b"] * 300)
+    sample = np.concatenate([np.arange(300), np.arange(300)])
+    order = rng.permutation(600)
+    got = af_like_by_record(rr[order], record[order], sample[order])
+    assert np.array_equal(got, np.concatenate([af_like(a), af_like(b)])[order])
+
+
+def rhythm_of_beats(mitdb, name: str):
+    """Reference beats of a MIT-BIH record: previous RR (s) and the rhythm annotation in force."""
+    import wfdb
+
+    from ecgbeat.labels import SYMBOL_TO_CLASS
+
+    ann = wfdb.rdann(str(mitdb / name), "atr")
+    rhythm, samples, rhythms = "", [], []
+    for s, sym, aux in zip(ann.sample, ann.symbol, ann.aux_note):
+        if sym == "+":
+            rhythm = aux.strip("\x00").strip()
+        elif sym in SYMBOL_TO_CLASS:
+            samples.append(s)
+            rhythms.append(rhythm)
+    prev = np.concatenate([[np.nan], np.diff(samples) / ann.fs])
+    return prev, np.array(rhythms)
+
+
+def test_real_records(mitdb):
+    """Atrial fibrillation of MIT-BIH 201 and 203 is flagged; sinus rhythm (100) and the frequent
+    atrial premature beats and pauses of 232 (most S beats of the inter-patient test set) are not."""
+    for name in ("201", "203"):
+        prev, rhythm = rhythm_of_beats(mitdb, name)
+        flags = af_like(prev)
+        af = np.isin(rhythm, ["(AFIB", "(AFL"])
+        af[:300] = False  # the first windows: not yet a full window of AF
+        assert af.sum() > 500 and flags[af].mean() > 0.9, name
+    for name in ("100", "232"):
+        prev, _ = rhythm_of_beats(mitdb, name)
+        assert af_like(prev).mean() < 0.02, name
+
+
+def test_gate_moves_s_to_n_only():
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet(np.ones(5), 50).astype(np.float32)
+    af = np.arange(50) % 3 == 0
+    out = gate_af(proba, af, CLASSES)
+    assert np.allclose(out[af, 0], proba[af, 0] + proba[af, 1]) and (out[af, 1] == 0).all()
+    assert np.array_equal(out[~af], proba[~af]) and np.array_equal(out[:, 2:], proba[:, 2:])
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    with pytest.raises(EcgbeatError, match="needs classes N and S"):
+        gate_af(proba[:, :2], af, ("normal", "abnormal"))
+    with pytest.raises(ValueError, match="rhythm flags"):
+        gate_af(proba, af[:10], CLASSES)
+
+
+def test_evaluate_with_the_gate(small_beats):
+    """Beats of 201's fibrillation (in the small real set) lose their S probability; Kaggle rows,
+    which have no RR, are refused in one line."""
+    from ecgbeat.models import create_model
+    from ecgbeat.predict import evaluate_beats
+    from ecgbeat.types import BeatSet
+
+    model = create_model("lstm", hidden_size=8, embed_dim=8).eval()
+    meta = {"classes": list(small_beats.classes)}
+    _, plain = evaluate_beats(model, meta, small_beats)
+    metrics, gated = evaluate_beats(model, meta, small_beats, af_gate=True)
+    af = af_like_by_record(small_beats.rr_s[:, 0], small_beats.record, small_beats.sample)
+    assert metrics["af_gate"] is True and af[small_beats.record == "201"].mean() > 0.2
+    assert (gated[af, 1] == 0).all() and np.allclose(gated[af, 0], plain[af, 0] + plain[af, 1], atol=1e-6)
+    assert np.array_equal(gated[~af], plain[~af])
+    rows = BeatSet(X=small_beats.X[:20], y=small_beats.y[:20])
+    with pytest.raises(EcgbeatError, match="needs each beat's RR"):
+        evaluate_beats(model, meta, rows, af_gate=True)
+
+
+def test_analyze_and_stream_with_the_gate(mitdb):
+    """On 6 minutes of MIT-BIH 203 (atrial fibrillation and flutter) analyze gates the beats the
+    detector flags, and a stream, chunked, gives the same probabilities beat for beat."""
+    import torch
+
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record
+    from ecgbeat.io.signals import read_signal, signal_from_array
+    from ecgbeat.models import create_model
+    from ecgbeat.stream import StreamClassifier
+
+    torch.manual_seed(0)
+    model = create_model("lstm", patch_size=8, num_layers=1, n_features=5).eval()
+    sig = read_signal(mitdb / "203")
+    sig = signal_from_array(sig.signal_mV[: int(360 * sig.fs)], sig.fs, name="203")
+    config = AnalyzeConfig(scaling="causal", af_gate=True)
+    plain = analyze_record(sig, model, AnalyzeConfig(scaling="causal"))
+    gated = analyze_record(sig, model, config)
+    rr = np.concatenate([[np.nan], np.diff(gated.sample) / sig.fs])
+    af = af_like(rr) & np.isfinite(gated.proba[:, 0])
+    assert af.sum() > 200
+    assert (gated.proba[af, 1] == 0).all() and np.allclose(gated.proba[~af], plain.proba[~af], equal_nan=True)
+    sc = StreamClassifier(model, sig.fs, config)
+    beats = []
+    for i in range(0, len(sig.signal_mV), 467):
+        beats += sc.push(sig.signal_mV[i: i + 467])
+    beats += sc.flush()
+    assert [b["sample"] for b in beats] == gated.sample.tolist()
+    streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
+                         for b in beats])
+    assert np.allclose(streamed, gated.proba, atol=1e-5, equal_nan=True)
+    assert len(sc._rhythm._rr) <= 127
