@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs, mean_std  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
-GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4))))
+GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4), (2, 3, 4))))
 
 
 def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting,

@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="section (a) for these checkpoints instead of the benchmark's own models")
     p.add_argument("--stem", default="analyze", help="results file names (default: analyze)")
+    p.add_argument("--af-gate", action="store_true",
+                   help="section (a) with AnalyzeConfig.af_gate: no S call in an atrial-fibrillation-like rhythm")
     args = p.parse_args(argv)
     given = dict(c.split("=", 1) for c in args.checkpoint if "=" in c)
     if len(given) != len(args.checkpoint):
@@ -79,8 +81,9 @@ def main(argv=None) -> int:
     models = {k: Path(v) for k, v in given.items()} if given else ensure_models(mitdb, Path(args.models_dir))
     results["models"] = {name: _model_info(path) for name, path in models.items()}
     results["given_checkpoints"] = bool(given)
+    results["af_gate"] = args.af_gate
     checkpoints = {name: info["checkpoint"] for name, info in results["models"].items()}
-    steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick)),
+    steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick, args.af_gate)),
              ("speed", lambda: speed(checkpoints["lstm"], mitdb)),
              ("stream", lambda: stream_speed(checkpoints, mitdb, args.quick)),
              ("agreement", lambda: agreement(checkpoints, mitdb, args.quick)),
@@ -151,7 +154,7 @@ def _model_info(path: Path) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def accuracy(checkpoints: dict, mitdb: Path, quick: bool) -> dict:
+def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False) -> dict:
     from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model, reference_labels
     from ecgbeat.labels import CLASSES, DS2
     from ecgbeat.metrics import ec57_metrics
@@ -160,12 +163,12 @@ def accuracy(checkpoints: dict, mitdb: Path, quick: bool) -> dict:
     out = {"records": list(records), "tolerance_s": 0.15, "runs": {}}
     for name, ckpt in checkpoints.items():
         model = load_model(ckpt)
-        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records)
+        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records, af_gate)
         for scaling in _scalings(model):
             pooled = {"matched": ([], []), "with_detection": ([], [])}
             n_ref = n_det = n_match = n_unread = 0
             for rec in records:
-                r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling))
+                r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling, af_gate=af_gate))
                 ref = reference_labels(r.sample, r.label, r.signal.ann_sample, r.signal.ann_symbol,
                                        r.signal.fs, r.classes)
                 for key in pooled:
@@ -192,8 +195,9 @@ def _scalings(model) -> tuple:
     return ("fixed", "causal") if beat_params(model[1]).scaling == "fixed" else (None,)
 
 
-def _beat_level(model, mitdb: Path, records) -> dict:
-    """The model on the DS2 beats cut at the reference R peaks, as in training."""
+def _beat_level(model, mitdb: Path, records, af_gate: bool = False) -> dict:
+    """The model on the DS2 beats cut at the reference R peaks, as in training (``af_gate``: then
+    no S call in an atrial-fibrillation-like rhythm)."""
     from ecgbeat.analyze import beat_params
     from ecgbeat.datasets import build_beats
     from ecgbeat.labels import CLASSES
@@ -203,7 +207,13 @@ def _beat_level(model, mitdb: Path, records) -> dict:
 
     params = beat_params(model[1])  # beats cut as the model's training beats
     beats = build_beats(records, mitdb=mitdb, params=params, cache_dir=cache_dir())
-    pred = predict_proba(model[0], beats).argmax(axis=1)
+    proba = predict_proba(model[0], beats)
+    if af_gate:
+        from ecgbeat.dsp.rhythm import af_like_by_record
+        from ecgbeat.predict import gate_af
+
+        proba = gate_af(proba, af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample), CLASSES)
+    pred = proba.argmax(axis=1)
     return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
 
 
@@ -555,6 +565,10 @@ def markdown(r: dict, stem: str = "analyze") -> str:
     if given:
         lines.append("- *Models* were trained elsewhere and given with `--checkpoint` (sections other than (a) "
                      "need the benchmark's own models).")
+    if r.get("af_gate"):
+        lines.append("- *AF gate on* (`--af-gate`, `AnalyzeConfig.af_gate`): the S probability of beats in an "
+                     "atrial-fibrillation-like rhythm (`ecgbeat.dsp.rhythm`, from the detected or reference R "
+                     "peaks) is moved to N before the labels are taken.")
     return "\n".join(lines) + "\n"
 
 
