@@ -41,13 +41,19 @@ GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3,
 
 
 def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting,
-               af: np.ndarray | None = None) -> np.ndarray:
-    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None), then,
-    with ``af`` (rhythm flags per beat), with the S probability of flagged beats moved to N."""
+               af: np.ndarray | None = None, sample: np.ndarray | None = None) -> np.ndarray:
+    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None; with
+    ``sample``, causally: each beat from its record's earlier beats), then, with ``af`` (rhythm
+    flags per beat), with the S probability of flagged beats moved to N."""
     from ecgbeat.labels import CLASSES
-    from ecgbeat.predict import adapt_per_record, gate_af
+    from ecgbeat.predict import adapt_causal_per_record, adapt_per_record, gate_af
 
-    out = proba if setting is None else adapt_per_record(proba, records, train_prior, setting)
+    if setting is None:
+        out = proba
+    elif sample is not None:
+        out = adapt_causal_per_record(proba, records, sample, train_prior, setting)
+    else:
+        out = adapt_per_record(proba, records, train_prior, setting)
     return out if af is None else gate_af(out, af, CLASSES)
 
 
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="report this setting too, e.g. 1:3000:FQ (not chosen by validation)")
     p.add_argument("--af-gate", action="store_true",
                    help="no S call in an atrial-fibrillation-like rhythm (after adaptation; ecgbeat.dsp.rhythm)")
+    p.add_argument("--causal", action="store_true",
+                   help="each beat's class mix from its record's earlier beats only (what analyze and stream do)")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -118,13 +126,16 @@ def main(argv: list[str] | None = None) -> int:
                 runs[seed, name_] = {"prior": prior,
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_records": split.val.record, "test": predict_proba(model, split.test),
-                                     "val_af": af_flags(split.val, args.af_gate)}
+                                     "val_af": af_flags(split.val, args.af_gate),
+                                     "val_sample": split.val.sample if args.causal else None}
         test = split.test
         test_af = af_flags(test, args.af_gate)
+        test_sample = test.sample if args.causal else None
         yv = np.concatenate([r["val_y"] for r in runs.values()])
         val = []
         for setting in [None, *GRID]:
-            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting, r["val_af"]).argmax(1)
+            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting, r["val_af"],
+                                              r["val_sample"]).argmax(1)
                                    for r in runs.values()])
             val.append({"setting": name(setting), "raw": setting,
                         "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
@@ -134,14 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
         for setting in [None, chosen, *also]:
-            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting, test_af), test.classes)
+            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting, test_af, test_sample),
+                                test.classes)
                        for r in runs.values()]
             ensembles = []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = np.mean([r["test"] for r in members], axis=0)
                 prior = np.mean([r["prior"] for r in members], axis=0)
-                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting, test_af),
+                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting, test_af, test_sample),
                                           test.classes))
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
             rows.append({"setting": name(setting), "val_macro_f1": score,
@@ -154,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
+            "causal": args.causal,
             "command": "python benchmarks/adapt_priors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
     lines = ["# Per-patient class-mix adaptation, inter-patient split (DS1 -> DS2)", "",
@@ -164,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
              "pooled); DS2 only reports. EC57, Q left out, %, mean ± std."
              + (" **AF gate on**: after any adaptation, the S probability of beats in an atrial-fibrillation-"
                 "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N." if args.af_gate
-                else ""), ""]
+                else "")
+             + (" **Causal adaptation**: each beat's class mix estimated from its record's earlier beats only "
+                "(`ecgbeat.predict.CausalAdapter`: EM every 32 beats over the last 2,000), as `analyze` and "
+                "`stream` do." if args.causal else ""), ""]
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",

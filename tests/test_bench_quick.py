@@ -145,14 +145,15 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert res["rows"][1]["val_macro_f1"] == best
     assert all(len(r["singles"]) == 4 and len(r["ensembles"]) == 1 for r in res["rows"])
     assert "best adapted on validation" in (out / "ap.md").read_text()
-    # --af-gate: the gate after any adaptation; it can only take S calls away (no adaptation row)
+    # --af-gate (after any adaptation; it can only take S calls away: no adaptation row), --causal
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
-         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--af-gate",
+         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--af-gate", "--causal",
          "--out", str(out), "--stem", "ap_gate", "--mitdb", str(mitdb)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     gated = json.loads((out / "ap_gate.json").read_text())
-    assert gated["meta"]["af_gate"] is True and "AF gate on" in (out / "ap_gate.md").read_text()
+    assert gated["meta"]["af_gate"] is True and gated["meta"]["causal"] is True
+    assert "AF gate on" in (out / "ap_gate.md").read_text() and "Causal adaptation" in (out / "ap_gate.md").read_text()
     plain, gate = res["rows"][0]["singles"], gated["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]
     assert all(g["S_se"] <= p["S_se"] for g, p in zip(gate, plain))

@@ -164,3 +164,78 @@ def test_analyze_and_stream_with_the_gate(mitdb):
                          for b in beats])
     assert np.allclose(streamed, gated.proba, atol=1e-5, equal_nan=True)
     assert len(sc._rhythm._rr) <= 127
+
+
+def test_causal_adapter_uses_earlier_beats_only():
+    """The class mix of beat i comes from the beats before the last refresh point; chunking does not
+    matter; unreadable (NaN) rows stay NaN and do not count."""
+    from ecgbeat.predict import CausalAdapter, adapt_priors
+
+    rng = np.random.default_rng(5)
+    prior = np.array([0.8, 0.1, 0.05, 0.04, 0.01])
+    proba = rng.dirichlet([1, 4, 1, 1, 1], 300)  # an S-heavy patient
+    proba[[10, 100]] = np.nan
+    setting = (5, 100.0, (3, 4))
+    whole = CausalAdapter(prior, setting, history=64, every=16).update(proba)
+    ok = np.isfinite(proba).all(axis=1)
+    assert np.isnan(whole[~ok]).all() and np.allclose(whole[ok].sum(axis=1), 1.0)
+    first = np.flatnonzero(ok)[:16]
+    assert np.allclose(whole[first], proba[first])  # nothing known yet: the training mix, unchanged
+    readable = np.flatnonzero(ok)
+    k = readable[40]  # in the third block: mix of readable beats 0..31 (history 64)
+    expect_prior = adapt_priors(proba[readable[:32]], prior, *setting)[1]
+    q = proba[k] * expect_prior / prior
+    assert np.allclose(whole[k], q / q.sum()) and whole[readable[40:], 1].mean() > proba[readable[40:], 1].mean()
+    for chunk in (1, 5, 17, 300):
+        adapter = CausalAdapter(prior, setting, history=64, every=16)
+        got = np.concatenate([adapter.update(proba[i: i + chunk]) for i in range(0, 300, chunk)])
+        assert np.allclose(got, whole, equal_nan=True) and len(adapter._past) == 64
+    with pytest.raises(ValueError, match="history"):
+        CausalAdapter(prior, setting, history=0)
+
+
+def test_causal_adaptation_through_evaluate_analyze_and_stream(mitdb, small_beats):
+    """evaluate --adapt --causal uses each record's earlier beats; analyze and a chunked stream with
+    AnalyzeConfig.adapt (and the AF gate) give the same probabilities as each other, and as the
+    adapter run over analyze's own unadapted probabilities."""
+    import torch
+
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record
+    from ecgbeat.io.signals import read_signal, signal_from_array
+    from ecgbeat.models import create_model
+    from ecgbeat.predict import CausalAdapter, adapt_causal_per_record, evaluate_beats
+    from ecgbeat.stream import StreamClassifier
+
+    torch.manual_seed(0)
+    model = create_model("lstm", patch_size=8, num_layers=1, n_features=5).eval()
+    meta = {"classes": list(CLASSES), "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}
+    _, plain = evaluate_beats(model, meta, small_beats)
+    metrics, adapted = evaluate_beats(model, meta, small_beats, adapt="5:300:FQ", causal=True)
+    assert metrics["adapt"] == "5:300:FQ (causal)"
+    expect = adapt_causal_per_record(plain, small_beats.record, small_beats.sample, meta["train_prior"],
+                                     (5, 300.0, (3, 4)))
+    assert np.allclose(adapted, expect, atol=1e-5) and not np.allclose(adapted, plain, atol=1e-3)
+    with pytest.raises(EcgbeatError, match="train_prior"):
+        evaluate_beats(model, {"classes": list(CLASSES)}, small_beats, adapt="5:300:FQ", causal=True)
+
+    sig = read_signal(mitdb / "232")  # most S beats of DS2, with long pauses
+    sig = signal_from_array(sig.signal_mV[: int(300 * sig.fs)], sig.fs, name="232")
+    pair = (model, {**meta, "model": "lstm"})
+    raw = analyze_record(sig, pair, AnalyzeConfig(scaling="causal"))
+    config = AnalyzeConfig(scaling="causal", adapt="5:300:FQ", af_gate=True)
+    result = analyze_record(sig, pair, config)
+    assert result.summary["adapt"] == "5:300:FQ" and result.summary["af_gate"] is True
+    again = CausalAdapter(meta["train_prior"], (5, 300.0, (3, 4))).update(raw.proba)
+    rr = np.concatenate([[np.nan], np.diff(result.sample) / sig.fs])
+    again = gate_af(again, af_like(rr), CLASSES)
+    assert np.allclose(result.proba, again, atol=1e-5, equal_nan=True)
+    sc = StreamClassifier(pair, sig.fs, config)
+    beats = []
+    for i in range(0, len(sig.signal_mV), 1000):
+        beats += sc.push(sig.signal_mV[i: i + 1000])
+    beats += sc.flush()
+    streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
+                         for b in beats])
+    assert np.allclose(streamed, result.proba, atol=1e-5, equal_nan=True)
+    with pytest.raises(EcgbeatError, match="train_prior"):
+        analyze_record(sig, (model, {"classes": list(CLASSES)}), AnalyzeConfig(adapt="5:300:FQ"))

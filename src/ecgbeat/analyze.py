@@ -72,6 +72,10 @@ class AnalyzeConfig:
         RR intervals longer than this are pauses.
     min_cycles : int
         Bigeminy / trigeminy episodes need at least this many ectopic beats in pattern.
+    adapt : str or None
+        "ITERS:STRENGTH:HELD": re-weight each beat's probabilities to the patient's class mix,
+        estimated from the earlier beats (:class:`ecgbeat.predict.CausalAdapter`; needs the
+        checkpoint's ``train_prior``). Applied before the AF gate.
     af_gate : bool
         Move the S probability of beats in an atrial-fibrillation-like stretch of rhythm to N
         (:func:`ecgbeat.predict.gate_af`, :mod:`ecgbeat.dsp.rhythm`; causal, so a stream agrees).
@@ -84,6 +88,7 @@ class AnalyzeConfig:
     max_next_rr_s: float = 3.0
     pause_s: float = 2.0
     min_cycles: int = 3
+    adapt: str | None = None
     af_gate: bool = False
 
     def __post_init__(self):
@@ -174,7 +179,8 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     t2 = time.perf_counter()
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
-    proba = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config))
+    proba = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config),
+                     class_mix_adapter(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -490,12 +496,14 @@ def patient_context(model, meta: dict) -> PatientContext | None:
 
 
 def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
-             context: PatientContext | None = None, rhythm: RhythmTracker | None = None) -> np.ndarray:
+             context: PatientContext | None = None, rhythm: RhythmTracker | None = None,
+             adapter=None) -> np.ndarray:
     """Probabilities (n, n_classes) of the readable beats; NaN rows for the others.
 
-    ``context`` (:func:`patient_context`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker`
-    for the AF gate, :func:`rhythm_tracker`) are updated with these beats, which must follow the
-    beats of their earlier updates in time."""
+    ``context`` (:func:`patient_context`), ``adapter`` (a :class:`~ecgbeat.predict.CausalAdapter`,
+    :func:`class_mix_adapter`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
+    AF gate, :func:`rhythm_tracker`) are updated with these beats, which must follow the beats of
+    their earlier updates in time."""
     from .predict import gate_af, predict_proba
     from .types import BeatSet
 
@@ -511,10 +519,21 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
                         long_rr_s=None if long_rr is None else long_rr[idx],
                         template=None if template is None else template[idx], fs=params.fs, classes=classes)
         proba[idx] = predict_proba(model, beats)
+    if adapter is not None:
+        proba = adapter.update(proba).astype(np.float32)
     if rhythm is not None:
         af = rhythm.update(rr_s[:, 0])
         proba[idx] = gate_af(proba[idx], af[idx], classes)
     return proba
+
+
+def class_mix_adapter(meta: dict, config: AnalyzeConfig):
+    """A fresh :class:`~ecgbeat.predict.CausalAdapter` when ``config.adapt`` is set; else None."""
+    if not config.adapt:
+        return None
+    from .predict import CausalAdapter, parse_adaptation, train_prior_of
+
+    return CausalAdapter(train_prior_of(meta), parse_adaptation(config.adapt, tuple(meta["classes"])))
 
 
 def rhythm_tracker(meta: dict, config: AnalyzeConfig) -> RhythmTracker | None:
@@ -831,7 +850,8 @@ def _header(sig: EcgSignal, meta: dict, config: AnalyzeConfig) -> dict:
     return {"record": sig.name, "source": sig.path, "lead": sig.lead, "fs": sig.fs,
             "duration_s": round(sig.duration_s, 3), "model": meta.get("model"),
             "classes": list(meta["classes"]), "beat_params": params.to_dict(),
-            "scaling": config.scaling or params.scaling, "warnings": list(sig.warnings)}
+            "scaling": config.scaling or params.scaling, "adapt": config.adapt, "af_gate": config.af_gate,
+            "warnings": list(sig.warnings)}
 
 
 def _safe_name(name: str) -> str:

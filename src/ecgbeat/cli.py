@@ -84,6 +84,9 @@ def _raw_args(p: argparse.ArgumentParser) -> None:
                         "10-s windows from the record start, causal = past-only windows, ~1 s stream "
                         "latency; use the same for analyze and stream")
     p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
+    p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
+                   help="re-weight each beat's probabilities to the patient's class mix, estimated by EM from "
+                        "the patient's earlier beats (e.g. 5:300:FQ; needs the checkpoint's train_prior)")
 
 
 def _config(args):
@@ -159,19 +162,23 @@ def cmd_evaluate(args) -> None:
     from .pipeline import evaluate, load_split
 
     meta = read_checkpoint_meta(args.checkpoint)
+    if args.causal and not args.adapt:
+        raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD")
     if args.test_csv:  # a Kaggle-format test file: evaluate on it as it is
         from .io.kaggle import load_kaggle_csv
         from .predict import evaluate_checkpoint
 
         beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
-        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate)
+        metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate,
+                                      causal=args.causal)
     else:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
             raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
         args.seed = _split_seed(meta) if args.seed is None else args.seed
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
-        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate)
+        metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate,
+                           causal=args.causal)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
 
@@ -264,7 +271,7 @@ def cmd_analyze(args) -> None:
 
     model = load_model(args.checkpoint)
     for source in args.records:
-        config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate)
+        config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt)
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
                               annotation_dir=Path(result.signal.path).parent if args.ann_beside else None)
@@ -280,7 +287,7 @@ def cmd_stream(args) -> None:
     from .analyze import AnalyzeConfig
     from .stream import replay, stream_text
 
-    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate)
+    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt)
     if args.source == "-":
         if args.fs is None:
             raise EcgbeatError("reading samples from standard input needs --fs HZ")
@@ -326,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="re-weight each record's probabilities to its own class mix, estimated by EM from "
                         "its unlabelled beats (e.g. 1:3000:FQ; experimental, see the README)")
+    p.add_argument("--causal", action="store_true",
+                   help="with --adapt: each beat's class mix from the patient's earlier beats only (as analyze "
+                        "and stream do), not from the whole record")
     p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
     p.set_defaults(func=cmd_evaluate)
 

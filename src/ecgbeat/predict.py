@@ -83,6 +83,57 @@ def adapt_per_record(proba: np.ndarray, records: np.ndarray, train_prior, settin
     return out
 
 
+class CausalAdapter:
+    """:func:`adapt_priors` from the patient's earlier beats only, for a stream of beats.
+
+    ``update(proba)`` takes the next beats' probabilities (NaN rows: unreadable beats, skipped)
+    and returns them re-weighted to the class mix estimated, every ``every`` readable beats, by EM
+    over the last ``history`` readable beats before them (at first the training mix, i.e. no
+    change). The refresh points count beats, not calls, so any chunking of a stream gives the same
+    output; memory is bounded by ``history`` rows."""
+
+    def __init__(self, train_prior, setting: tuple[int, float, tuple[int, ...]], history: int = 2000,
+                 every: int = 32):
+        self.train_prior = np.asarray(train_prior, dtype=np.float64)
+        if self.train_prior.ndim != 1 or (self.train_prior <= 0).any():
+            raise ValueError("train_prior must be positive values, one per class")
+        if history < 1 or every < 1:
+            raise ValueError(f"history and every must be >= 1, got {history}, {every}")
+        self.setting, self.history, self.every = setting, int(history), int(every)
+        self._past = np.zeros((0, len(self.train_prior)))
+        self._seen = 0
+        self.prior = self.train_prior.copy()
+
+    def update(self, proba: np.ndarray) -> np.ndarray:
+        proba = np.asarray(proba, dtype=np.float64)
+        out = np.full_like(proba, np.nan)
+        rows = np.flatnonzero(np.isfinite(proba).all(axis=1))
+        i = 0
+        while i < len(rows):
+            block = rows[i: i + self.every - self._seen % self.every]
+            q = proba[block] * (self.prior / self.train_prior)
+            out[block] = q / q.sum(axis=1, keepdims=True)
+            past = np.concatenate([self._past, proba[block]])
+            self._past = past[len(past) - min(len(past), self.history):]
+            self._seen += len(block)
+            i += len(block)
+            if self._seen % self.every == 0:
+                self.prior = adapt_priors(self._past, self.train_prior, *self.setting)[1]
+        return out
+
+
+def adapt_causal_per_record(proba: np.ndarray, records: np.ndarray, sample: np.ndarray, train_prior,
+                            setting, **kwargs) -> np.ndarray:
+    """:class:`CausalAdapter` over each record's beats in time order (``sample``): what
+    ``analyze``/``stream`` with ``AnalyzeConfig.adapt`` give, for beats already cut."""
+    out = np.empty_like(np.asarray(proba, dtype=np.float64))
+    for r in np.unique(records):
+        idx = np.flatnonzero(records == r)
+        idx = idx[np.argsort(np.asarray(sample)[idx], kind="stable")]
+        out[idx] = CausalAdapter(train_prior, setting, **kwargs).update(proba[idx])
+    return out
+
+
 def gate_af(proba: np.ndarray, af: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     """``proba`` with the S probability of beats in an atrial-fibrillation-like rhythm moved to N.
 
@@ -115,13 +166,26 @@ def class_mix(model, beats: BeatSet) -> np.ndarray:
     return predict_proba(model, beats).mean(axis=0)
 
 
-def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None,
-                   af_gate: bool = False) -> tuple[dict, np.ndarray]:
+def train_prior_of(meta: dict) -> np.ndarray:
+    """A checkpoint's ``train_prior`` (what :func:`adapt_priors` starts from), checked."""
+    prior = meta.get("train_prior")
+    if not prior:
+        raise EcgbeatError("--adapt needs the class mix the model was trained with (train_prior), which "
+                           "this checkpoint lacks: retrain it with this version of ecgbeat")
+    if len(prior) != len(meta["classes"]) or not all(isinstance(v, (int, float)) and v > 0 for v in prior):
+        raise EcgbeatError(f"checkpoint train_prior must be {len(meta['classes'])} positive numbers, got {prior}")
+    return np.asarray(prior, dtype=np.float64)
+
+
+def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, af_gate: bool = False,
+                   causal: bool = False) -> tuple[dict, np.ndarray]:
     """Test metrics (classification, EC57, calibration, coverage) and the probabilities.
 
     ``adapt`` ("ITERS:STRENGTH:HELD", :func:`parse_adaptation`) re-weights each record's
     probabilities to that patient's class mix (:func:`adapt_priors`; needs the checkpoint's
-    ``train_prior``); the metrics then record the setting. ``af_gate`` then moves the S probability
+    ``train_prior``); the metrics then record the setting. With ``causal`` each beat's mix comes from
+    the patient's earlier beats only (:class:`CausalAdapter`, what ``analyze`` and ``stream`` do)
+    instead of the whole record. ``af_gate`` then moves the S probability
     of beats in an atrial-fibrillation-like rhythm to N (:func:`gate_af`; each record's beats in
     time order, from their previous RR)."""
     if (beats.y < 0).any():
@@ -129,13 +193,12 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None,
     proba = predict_proba(model, beats)
     if adapt:
         setting = parse_adaptation(adapt, tuple(meta["classes"]))
-        prior = meta.get("train_prior")
-        if not prior:
-            raise EcgbeatError("--adapt needs the class mix the model was trained with (train_prior), which "
-                               "this checkpoint lacks: retrain it with this version of ecgbeat")
-        if len(prior) != len(meta["classes"]) or not all(isinstance(v, (int, float)) and v > 0 for v in prior):
-            raise EcgbeatError(f"checkpoint train_prior must be {len(meta['classes'])} positive numbers, got {prior}")
-        proba = adapt_per_record(proba, beats.record, meta["train_prior"], setting).astype(np.float32)
+        prior = train_prior_of(meta)
+        if causal:
+            proba = adapt_causal_per_record(proba, beats.record, beats.sample, prior, setting)
+        else:
+            proba = adapt_per_record(proba, beats.record, prior, setting)
+        proba = proba.astype(np.float32)
     if af_gate:
         if not np.isfinite(beats.rr_s[:, 0]).any():
             raise EcgbeatError("--af-gate needs each beat's RR interval: beats cut from whole recordings, "
@@ -151,7 +214,7 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None,
         if key in meta:
             metrics[key] = meta[key]
     if adapt:
-        metrics["adapt"] = adapt
+        metrics["adapt"] = adapt + (" (causal)" if causal else "")
     if af_gate:
         metrics["af_gate"] = True
     return metrics, proba
@@ -209,13 +272,13 @@ def predict_csv(checkpoint: str | os.PathLike, csv_in: str | os.PathLike, csv_ou
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike,
-                        adapt: str | None = None, af_gate: bool = False) -> dict:
+                        adapt: str | None = None, af_gate: bool = False, causal: bool = False) -> dict:
     """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv
-    (``adapt``, ``af_gate``: see :func:`evaluate_beats`)."""
+    (``adapt``, ``af_gate``, ``causal``: see :func:`evaluate_beats`)."""
     from .report import metrics_markdown
 
     model, meta = load_checkpoint(checkpoint)
-    metrics, proba = evaluate_beats(model, meta, beats, adapt, af_gate)
+    metrics, proba = evaluate_beats(model, meta, beats, adapt, af_gate, causal)
     out = Path(out_dir)
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))

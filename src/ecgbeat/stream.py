@@ -32,6 +32,7 @@ from .analyze import (
     beat_params,
     beat_rr_features,
     beats_readable,
+    class_mix_adapter,
     classify,
     cut_fixed,
     fir_taps,
@@ -125,6 +126,7 @@ class StreamClassifier:
         self._finished = False
         self._context = patient_context(self._model, self._meta)  # template / long-term RR history
         self._rhythm = rhythm_tracker(self._meta, self.config)  # RR history of the AF gate
+        self._adapter = class_mix_adapter(self._meta, self.config)  # the patient's class mix so far
         self._wake = 0                     # push() only buffers while n_samples < _wake
 
     def push(self, samples) -> list[dict]:
@@ -304,7 +306,8 @@ class StreamClassifier:
             ok &= (self._peaks_t[ready] // p.window) * p.window >= self._y0
         lo = max(0, int(ready[0]) - 11)
         rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
-        proba = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm)
+        proba = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm,
+                         self._adapter)
         labels = labels_of(proba, self.classes)
         return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
                           latency_s=(self._n - self._peaks_in[k]) / p.fs_in)
