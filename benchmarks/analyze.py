@@ -65,6 +65,8 @@ def main(argv=None) -> int:
     p.add_argument("--stem", default="analyze", help="results file names (default: analyze)")
     p.add_argument("--af-gate", action="store_true",
                    help="section (a) with AnalyzeConfig.af_gate: no S call in an atrial-fibrillation-like rhythm")
+    p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
+                   help="section (a) with AnalyzeConfig.adapt: causal per-patient class-mix adaptation")
     args = p.parse_args(argv)
     given = dict(c.split("=", 1) for c in args.checkpoint if "=" in c)
     if len(given) != len(args.checkpoint):
@@ -82,8 +84,9 @@ def main(argv=None) -> int:
     results["models"] = {name: _model_info(path) for name, path in models.items()}
     results["given_checkpoints"] = bool(given)
     results["af_gate"] = args.af_gate
+    results["adapt"] = args.adapt
     checkpoints = {name: info["checkpoint"] for name, info in results["models"].items()}
-    steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick, args.af_gate)),
+    steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick, args.af_gate, args.adapt)),
              ("speed", lambda: speed(checkpoints["lstm"], mitdb)),
              ("stream", lambda: stream_speed(checkpoints, mitdb, args.quick)),
              ("agreement", lambda: agreement(checkpoints, mitdb, args.quick)),
@@ -154,7 +157,7 @@ def _model_info(path: Path) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False) -> dict:
+def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False, adapt: str | None = None) -> dict:
     from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model, reference_labels
     from ecgbeat.labels import CLASSES, DS2
     from ecgbeat.metrics import ec57_metrics
@@ -163,12 +166,12 @@ def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False)
     out = {"records": list(records), "tolerance_s": 0.15, "runs": {}}
     for name, ckpt in checkpoints.items():
         model = load_model(ckpt)
-        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records, af_gate)
+        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records, af_gate, adapt)
         for scaling in _scalings(model):
             pooled = {"matched": ([], []), "with_detection": ([], [])}
             n_ref = n_det = n_match = n_unread = 0
             for rec in records:
-                r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling, af_gate=af_gate))
+                r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling, af_gate=af_gate, adapt=adapt))
                 ref = reference_labels(r.sample, r.label, r.signal.ann_sample, r.signal.ann_symbol,
                                        r.signal.fs, r.classes)
                 for key in pooled:
@@ -195,9 +198,9 @@ def _scalings(model) -> tuple:
     return ("fixed", "causal") if beat_params(model[1]).scaling == "fixed" else (None,)
 
 
-def _beat_level(model, mitdb: Path, records, af_gate: bool = False) -> dict:
-    """The model on the DS2 beats cut at the reference R peaks, as in training (``af_gate``: then
-    no S call in an atrial-fibrillation-like rhythm)."""
+def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str | None = None) -> dict:
+    """The model on the DS2 beats cut at the reference R peaks, as in training (``adapt``: causal
+    class-mix adaptation, ``af_gate``: then no S call in an atrial-fibrillation-like rhythm)."""
     from ecgbeat.analyze import beat_params
     from ecgbeat.datasets import build_beats
     from ecgbeat.labels import CLASSES
@@ -208,6 +211,11 @@ def _beat_level(model, mitdb: Path, records, af_gate: bool = False) -> dict:
     params = beat_params(model[1])  # beats cut as the model's training beats
     beats = build_beats(records, mitdb=mitdb, params=params, cache_dir=cache_dir())
     proba = predict_proba(model[0], beats)
+    if adapt:
+        from ecgbeat.predict import adapt_causal_per_record, parse_adaptation, train_prior_of
+
+        proba = adapt_causal_per_record(proba, beats.record, beats.sample, train_prior_of(model[1]),
+                                        parse_adaptation(adapt, CLASSES))
     if af_gate:
         from ecgbeat.dsp.rhythm import af_like_by_record
         from ecgbeat.predict import gate_af
@@ -565,6 +573,10 @@ def markdown(r: dict, stem: str = "analyze") -> str:
     if given:
         lines.append("- *Models* were trained elsewhere and given with `--checkpoint` (sections other than (a) "
                      "need the benchmark's own models).")
+    if r.get("adapt"):
+        lines.append(f"- *Causal class-mix adaptation* (`--adapt {r['adapt']}`, `AnalyzeConfig.adapt`): each "
+                     "beat's probabilities re-weighted to the class mix of the patient's earlier beats "
+                     "(`ecgbeat.predict.CausalAdapter`), before any AF gate.")
     if r.get("af_gate"):
         lines.append("- *AF gate on* (`--af-gate`, `AnalyzeConfig.af_gate`): the S probability of beats in an "
                      "atrial-fibrillation-like rhythm (`ecgbeat.dsp.rhythm`, from the detected or reference R "
