@@ -156,8 +156,7 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
              adapt: str | None = None, af_gate: bool = False, causal: bool = False) -> dict:
     """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv.
     ``adapt``: per-patient class-mix adaptation (``causal``: from earlier beats only), ``af_gate``: no
-    S call in an AF-like rhythm
-    (:func:`ecgbeat.predict.evaluate_beats`)."""
+    S call in an AF-like rhythm (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
     return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal)

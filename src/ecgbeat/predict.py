@@ -14,7 +14,7 @@ from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics
 from .training import INFERENCE_BATCH, predict_logits
-from .types import BeatSet
+from .types import BeatSet, records_in_time_order
 
 UNCERTAIN = "uncertain"
 
@@ -127,9 +127,7 @@ def adapt_causal_per_record(proba: np.ndarray, records: np.ndarray, sample: np.n
     """:class:`CausalAdapter` over each record's beats in time order (``sample``): what
     ``analyze``/``stream`` with ``AnalyzeConfig.adapt`` give, for beats already cut."""
     out = np.empty_like(np.asarray(proba, dtype=np.float64))
-    for r in np.unique(records):
-        idx = np.flatnonzero(records == r)
-        idx = idx[np.argsort(np.asarray(sample)[idx], kind="stable")]
+    for idx in records_in_time_order(records, sample):
         out[idx] = CausalAdapter(train_prior, setting, **kwargs).update(proba[idx])
     return out
 

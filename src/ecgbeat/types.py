@@ -100,3 +100,14 @@ class Split:
     name: str
     seed: int
     info: dict = field(default_factory=dict)
+
+
+def records_in_time_order(record: np.ndarray, sample: np.ndarray) -> list[np.ndarray]:
+    """Indices of each record's beats (``record``), in time order (``sample``; stable for ties):
+    what per-patient running quantities (rhythm, class mix) walk through."""
+    record, sample = np.asarray(record), np.asarray(sample)
+    runs = []
+    for r in np.unique(record):
+        idx = np.flatnonzero(record == r)
+        runs.append(idx[np.argsort(sample[idx], kind="stable")])
+    return runs

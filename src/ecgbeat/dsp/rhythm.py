@@ -106,11 +106,10 @@ class RhythmTracker:
 
 def af_like_by_record(prev_rr_s: np.ndarray, record: np.ndarray, sample: np.ndarray) -> np.ndarray:
     """:func:`af_like` for beats of several records: each record's beats in time order (``sample``)."""
+    from ..types import records_in_time_order
+
     prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64)
-    record, sample = np.asarray(record), np.asarray(sample)
     flags = np.zeros(len(prev_rr_s), dtype=bool)
-    for r in np.unique(record):
-        idx = np.flatnonzero(record == r)
-        idx = idx[np.argsort(sample[idx], kind="stable")]
+    for idx in records_in_time_order(record, sample):
         flags[idx] = af_like(prev_rr_s[idx])
     return flags
