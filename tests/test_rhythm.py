@@ -154,6 +154,10 @@ def test_analyze_and_stream_with_the_gate(mitdb):
     af = af_like(rr) & np.isfinite(gated.proba[:, 0])
     assert af.sum() > 200
     assert (gated.proba[af, 1] == 0).all() and np.allclose(gated.proba[~af], plain.proba[~af], equal_nan=True)
+    irregular = gated.summary["irregular_rhythm"]  # reported whether or not the gate is on
+    assert irregular == plain.summary["irregular_rhythm"]
+    assert irregular["percent_of_beats"] == pytest.approx(100 * af_like(rr).mean(), abs=1e-3)
+    assert sum(e["n_beats"] for e in irregular["episodes"]) == af_like(rr).sum() and irregular["episodes"]
     sc = StreamClassifier(model, sig.fs, config)
     beats = []
     for i in range(0, len(sig.signal_mV), 467):
@@ -164,6 +168,20 @@ def test_analyze_and_stream_with_the_gate(mitdb):
                          for b in beats])
     assert np.allclose(streamed, gated.proba, atol=1e-5, equal_nan=True)
     assert len(sc._rhythm._rr) <= 127
+
+
+def test_summary_of_sinus_rhythm_has_no_irregular_stretch(mitdb):
+    import torch
+
+    from ecgbeat.analyze import AnalyzeConfig, analyze_record
+    from ecgbeat.io.signals import read_signal, signal_from_array
+    from ecgbeat.models import create_model
+
+    torch.manual_seed(0)
+    sig = read_signal(mitdb / "100")
+    sig = signal_from_array(sig.signal_mV[: int(300 * sig.fs)], sig.fs, name="100")
+    result = analyze_record(sig, create_model("lstm", patch_size=8, num_layers=1).eval(), AnalyzeConfig())
+    assert result.summary["irregular_rhythm"] == {"percent_of_beats": 0.0, "episodes": []}
 
 
 def test_causal_adapter_uses_earlier_beats_only():

@@ -42,7 +42,7 @@ import numpy as np
 
 from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
 from .dsp.context import PatientContext
-from .dsp.rhythm import RhythmTracker
+from .dsp.rhythm import RhythmTracker, af_like
 from .errors import EcgbeatError
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
@@ -602,8 +602,12 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
         and max over 10-RR moving averages, so one premature beat does not set them),
         ``ectopic_burden_percent`` (S and V of the classified beats), ``events`` per ectopic
         class (couplets, triplets, runs of >= 3 beats, bigeminy / trigeminy episodes with start
-        and length), ``pauses`` (RR > ``pause_s``) and ``unreadable_segments``. RR intervals and
-        patterns never span an unreadable segment or an unreadable beat.
+        and length), ``pauses`` (RR > ``pause_s``), ``unreadable_segments`` and
+        ``irregular_rhythm``: the beats in an irregularly irregular, atrial-fibrillation-like stretch
+        of RR intervals (:func:`ecgbeat.dsp.rhythm.af_like`, the beats ``AnalyzeConfig.af_gate``
+        gates) as a percentage and as episodes; the detector needs 128 intervals, so an episode is
+        reported up to 128 beats after its onset. RR intervals and ectopic patterns never span an
+        unreadable segment or an unreadable beat.
     """
     sample = np.asarray(sample, dtype=np.int64)
     label = np.asarray(label, dtype=object)
@@ -619,6 +623,7 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
     pauses = [{"start_s": round(sample[i] / fs, 3), "duration_s": round(float(rr_s[i]), 3)}
               for i in np.flatnonzero(linked & (rr_s > config.pause_s))]
     bad_s = sum(b - a for a, b in unreadable) / fs
+    irregular = af_like(np.concatenate([[np.nan], rr_s])) if len(sample) else np.zeros(0, dtype=bool)
     return {
         "n_beats": int(len(sample)), "beats_per_class": counts,
         "heart_rate_bpm": _heart_rate(rr_s, linked),
@@ -627,6 +632,10 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
         "unreadable_percent": round(100.0 * bad_s * fs / n_samples, 3) if n_samples else 0.0,
         "unreadable_segments": [{"start_s": round(a / fs, 3), "end_s": round(b / fs, 3)}
                                 for a, b in unreadable],
+        "irregular_rhythm": {
+            "percent_of_beats": round(100.0 * irregular.mean(), 3) if len(sample) else None,
+            "episodes": [{"start_s": round(sample[a] / fs, 3), "end_s": round(sample[b - 1] / fs, 3),
+                          "n_beats": int(b - a)} for a, b in mask_runs(irregular)]},
     }
 
 

@@ -279,6 +279,10 @@ def cmd_analyze(args) -> None:
         print(f"{s['record']}: {s['n_beats']} beats {json.dumps(s['beats_per_class'])}, heart rate "
               f"{json.dumps(s['heart_rate_bpm'])} bpm, ectopic % {json.dumps(s['ectopic_burden_percent'])}, "
               f"unreadable {s['unreadable_s']} s -> {', '.join(paths.values())}")
+        irregular = s["irregular_rhythm"]
+        if irregular["percent_of_beats"]:
+            print(f"  irregularly irregular (atrial-fibrillation-like) RR: {irregular['percent_of_beats']} % of "
+                  f"beats, {len(irregular['episodes'])} episode(s)")
         for warning in s["warnings"]:
             print(f"  warning: {warning}")
 
