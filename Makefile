@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_MITDB)/100.hea),)
 export ECGBEAT_MITDB ?= $(SHARED_MITDB)
 endif
 
-.PHONY: install demo test bench bench-accuracy bench-detection bench-analyze bench-inference bench-build lint clean
+.PHONY: install demo test bench bench-accuracy bench-detection bench-af bench-analyze bench-inference bench-build lint clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-accuracy: $(STAMP)
 bench-detection: $(STAMP)
 	$(PY) benchmarks/detection.py
 
+bench-af: $(STAMP)
+	$(PY) benchmarks/af_detection.py
+
 bench-analyze: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) benchmarks/analyze.py
 
@@ -43,7 +46,7 @@ bench-inference: $(STAMP)
 bench-build: $(STAMP)
 	$(PY) benchmarks/build.py
 
-bench: bench-accuracy bench-detection bench-analyze bench-inference bench-build
+bench: bench-accuracy bench-detection bench-af bench-analyze bench-inference bench-build
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

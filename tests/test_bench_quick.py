@@ -157,3 +157,19 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert "AF gate on" in (out / "ap_gate.md").read_text() and "Causal adaptation" in (out / "ap_gate.md").read_text()
     plain, gate = res["rows"][0]["singles"], gated["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]
     assert all(g["S_se"] <= p["S_se"] for g, p in zip(gate, plain))
+
+
+def test_af_detection_benchmark(mitdb, tmp_path):
+    """benchmarks/af_detection.py scores the AF gate's detector against the rhythm annotations."""
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "af_detection.py"), "--records", "203,100",
+         "--mitdb", str(mitdb), "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    res = json.loads((out / "af_detection.json").read_text())
+    by = {r["record"]: r for r in res["records"]}
+    assert by["203"]["af"] > 2000 and by["203"]["af_flagged"] > 0.9 * by["203"]["af"]
+    assert by["100"]["af"] == 0 and by["100"]["other_flagged"] == 0
+    assert res["summary"]["af_sensitivity"] == by["203"]["af_flagged"] / by["203"]["af"]
+    assert "| 203 | DS1 |" in (out / "af_detection.md").read_text()
+
