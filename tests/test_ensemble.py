@@ -143,10 +143,23 @@ def test_cli_ensemble_averages_the_members_on_real_beats(mitdb, tmp_path):
     out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--mitdb", mitdb, "--records", records,
                   "--adapt", "2:500:X", "--out", tmp_path / "eval_bad")
     assert out.returncode == 2 and "unknown class 'X'" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    # --causal (mix of earlier beats only) and --af-gate (no S in an irregular rhythm; 208's frequent
+    # ventricular ectopy is irregular): recorded in the metrics, S probability 0 where gated
+    out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--mitdb", mitdb, "--records", records,
+                  "--adapt", "2:500:FQ", "--causal", "--af-gate", "--out", tmp_path / "eval_gate")
+    assert out.returncode == 0, out.stderr[-2000:]
+    gated = json.loads((tmp_path / "eval_gate" / "metrics.json").read_text())
+    assert gated["adapt"] == "2:500:FQ (causal)" and gated["af_gate"] is True
+    assert (pd.read_csv(tmp_path / "eval_gate" / "predictions.csv")["p_S"] == 0).sum() > 200
+    out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--causal", "--out", tmp_path / "eval_bad")
+    assert out.returncode == 2 and "--causal goes with --adapt" in out.stderr
     out = run_cli("analyze", "--checkpoint", tmp_path / "ens" / "model.json", mitdb / "208",
-                  "--out", tmp_path / "a", "--no-plot")
+                  "--out", tmp_path / "a", "--no-plot", "--af-gate", "--adapt", "2:500:FQ")
     assert out.returncode == 0, out.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "a" / "208_beats.csv")) > 2500
+    summary = json.loads((tmp_path / "a" / "208_summary.json").read_text())
+    assert summary["adapt"] == "2:500:FQ" and summary["af_gate"] is True
+    assert summary["irregular_rhythm"]["percent_of_beats"] > 50 and "atrial-fibrillation-like" in out.stdout
     # another intra seed draws other test beats: refused in one line, nothing written
     out = run_cli("train", "--mitdb", mitdb, "--records", records, "--epochs", "1", "--seed", "1",
                   "--out", tmp_path / "seed1")
