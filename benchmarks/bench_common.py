@@ -19,11 +19,13 @@ def default_mitdb() -> Path:
 
 
 def git_info() -> tuple[str | None, bool | None]:
-    """Short commit (``ecgbeat.pipeline.git_commit``) and whether tracked files have uncommitted changes."""
+    """Short commit (``ecgbeat.pipeline.git_commit``) and whether tracked files other than the
+    benchmark results (which earlier benchmark runs rewrite) have uncommitted changes."""
     from ecgbeat.pipeline import git_commit
 
     try:
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)benchmarks/results"],
                                     capture_output=True, text=True, timeout=10, cwd=REPO).stdout.strip())
     except Exception:
         dirty = None
