@@ -40,28 +40,20 @@ RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4), (2, 3, 4))))
 
 
-def per_record(proba: np.ndarray, records: np.ndarray, train_prior: np.ndarray, setting,
-               af: np.ndarray | None = None, sample: np.ndarray | None = None) -> np.ndarray:
-    """``proba`` adapted record by record (``setting`` = (iters, strength, fixed) or None; with
-    ``sample``, causally: each beat from its record's earlier beats), then, with ``af`` (rhythm
-    flags per beat), with the S probability of flagged beats moved to N."""
+def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool) -> np.ndarray:
+    """:func:`ecgbeat.predict.adjust_proba` of one run's probabilities on ``beats`` (record, sample,
+    AF flags or None): adaptation with ``setting`` (None: none), then the AF gate."""
     from ecgbeat.labels import CLASSES
-    from ecgbeat.predict import adapt_causal_per_record, adapt_per_record, gate_af
+    from ecgbeat.predict import adjust_proba
 
-    if setting is None:
-        out = proba
-    elif sample is not None:
-        out = adapt_causal_per_record(proba, records, sample, train_prior, setting)
-    else:
-        out = adapt_per_record(proba, records, train_prior, setting)
-    return out if af is None else gate_af(out, af, CLASSES)
+    return adjust_proba(proba, beats["record"], beats["sample"], CLASSES, train_prior, setting, causal, beats["af"])
 
 
-def af_flags(beats, on: bool):
-    """Rhythm flags of ``beats`` for the AF gate, or None when it is off."""
-    from ecgbeat.dsp.rhythm import af_like_by_record
+def where(beats, af_gate: bool) -> dict:
+    """What :func:`adjusted` needs of a BeatSet (the AF flags computed once, when the gate is on)."""
+    from ecgbeat.predict import af_flags
 
-    return af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample) if on else None
+    return {"record": beats.record, "sample": beats.sample, "af": af_flags(beats) if af_gate else None}
 
 
 def name(setting) -> str:
@@ -125,17 +117,14 @@ def main(argv: list[str] | None = None) -> int:
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
                 runs[seed, name_] = {"prior": prior,
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
-                                     "val_records": split.val.record, "test": predict_proba(model, split.test),
-                                     "val_af": af_flags(split.val, args.af_gate),
-                                     "val_sample": split.val.sample if args.causal else None}
-        test = split.test
-        test_af = af_flags(test, args.af_gate)
-        test_sample = test.sample if args.causal else None
+                                     "val_beats": where(split.val, args.af_gate),
+                                     "test": predict_proba(model, split.test)}
+        test = split.test  # DS2: the same for every seed
+        test_beats = where(test, args.af_gate)
         yv = np.concatenate([r["val_y"] for r in runs.values()])
         val = []
         for setting in [None, *GRID]:
-            pred = np.concatenate([per_record(r["val"], r["val_records"], r["prior"], setting, r["val_af"],
-                                              r["val_sample"]).argmax(1)
+            pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, args.causal).argmax(1)
                                    for r in runs.values()])
             val.append({"setting": name(setting), "raw": setting,
                         "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
@@ -145,15 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
         for setting in [None, chosen, *also]:
-            singles = [ec57_row(test.y, per_record(r["test"], test.record, r["prior"], setting, test_af, test_sample),
-                                test.classes)
-                       for r in runs.values()]
+            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["prior"], setting, args.causal),
+                                test.classes) for r in runs.values()]
             ensembles = []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = np.mean([r["test"] for r in members], axis=0)
                 prior = np.mean([r["prior"] for r in members], axis=0)
-                ensembles.append(ec57_row(test.y, per_record(proba, test.record, prior, setting, test_af, test_sample),
+                ensembles.append(ec57_row(test.y, adjusted(proba, test_beats, prior, setting, args.causal),
                                           test.classes))
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
             rows.append({"setting": name(setting), "val_macro_f1": score,

@@ -206,21 +206,14 @@ def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str |
     from ecgbeat.labels import CLASSES
     from ecgbeat.metrics import ec57_metrics
     from ecgbeat.pipeline import cache_dir
-    from ecgbeat.predict import predict_proba
+    from ecgbeat.predict import adjust_proba, af_flags, parse_adaptation, predict_proba, train_prior_of
 
     params = beat_params(model[1])  # beats cut as the model's training beats
     beats = build_beats(records, mitdb=mitdb, params=params, cache_dir=cache_dir())
-    proba = predict_proba(model[0], beats)
-    if adapt:
-        from ecgbeat.predict import adapt_causal_per_record, parse_adaptation, train_prior_of
-
-        proba = adapt_causal_per_record(proba, beats.record, beats.sample, train_prior_of(model[1]),
-                                        parse_adaptation(adapt, CLASSES))
-    if af_gate:
-        from ecgbeat.dsp.rhythm import af_like_by_record
-        from ecgbeat.predict import gate_af
-
-        proba = gate_af(proba, af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample), CLASSES)
+    proba = adjust_proba(predict_proba(model[0], beats), beats.record, beats.sample, CLASSES,
+                         train_prior_of(model[1]) if adapt else None,
+                         parse_adaptation(adapt, CLASSES) if adapt else None, causal=True,
+                         af=af_flags(beats) if af_gate else None)  # as analyze/stream: causal, then the gate
     pred = proba.argmax(axis=1)
     return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
 

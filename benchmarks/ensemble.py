@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.checkpoint import load_checkpoint, save_ensemble
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
+    from ecgbeat.training import INFERENCE_BATCH
 
     torch.set_num_threads(args.threads)
     found = kept_runs(args.runs, set(args.models.split(",")) if args.models else None)
@@ -127,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
              f"each ensemble averages the class probabilities of {args.size} consecutive seeds "
              f"{'(every listed model of each) ' if args.mix else ''}"
              "(`ecgbeat ensemble`). EC57 statistics on DS2, Q beats left out, in %; "
-             f"inference on {meta['machine']}, batches of 1,024, building the inputs (template, features) "
-             "from cut beats included.", "",
+             f"inference on {meta['machine']}, batches of {INFERENCE_BATCH:,}, building the inputs (template, "
+             "features) from cut beats included.", "",
              "| Model | Row | Accuracy | N Se/+P | S Se/+P | V Se/+P | F Se/+P | beats/s |",
              "|---|---|---:|---|---|---|---|---:|"]
     for r in rows:

@@ -540,9 +540,9 @@ def rhythm_tracker(meta: dict, config: AnalyzeConfig) -> RhythmTracker | None:
     """A fresh :class:`~ecgbeat.dsp.rhythm.RhythmTracker` when ``config.af_gate`` is on; else None."""
     if not config.af_gate:
         return None
-    classes = tuple(meta["classes"])
-    if "N" not in classes or "S" not in classes:
-        raise EcgbeatError(f"the AF gate needs classes N and S, this model has {', '.join(classes)}")
+    from .predict import af_gate_classes
+
+    af_gate_classes(tuple(meta["classes"]))  # a model without N and S: refused before any beat
     return RhythmTracker()
 
 

@@ -164,6 +164,11 @@ def cmd_evaluate(args) -> None:
     meta = read_checkpoint_meta(args.checkpoint)
     if args.causal and not args.adapt:
         raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD")
+    if args.adapt:  # a bad setting or a checkpoint without train_prior: refused before the data load
+        from .predict import parse_adaptation, train_prior_of
+
+        parse_adaptation(args.adapt, tuple(meta["classes"]))
+        train_prior_of(meta)
     if args.test_csv:  # a Kaggle-format test file: evaluate on it as it is
         from .io.kaggle import load_kaggle_csv
         from .predict import evaluate_checkpoint
@@ -267,11 +272,12 @@ def cmd_models(args) -> None:
 def cmd_analyze(args) -> None:
     from pathlib import Path
 
-    from .analyze import AnalyzeConfig, analyze_record, load_model, write_outputs
+    from .analyze import AnalyzeConfig, analyze_record, class_mix_adapter, load_model, rhythm_tracker, write_outputs
 
     model = load_model(args.checkpoint)
+    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt)
+    class_mix_adapter(model[1], config), rhythm_tracker(model[1], config)  # bad settings: refused before any record
     for source in args.records:
-        config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt)
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
                               annotation_dir=Path(result.signal.path).parent if args.ann_beside else None)
@@ -336,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".", help="folder for metrics.json, report.md, predictions.csv")
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="re-weight each record's probabilities to its own class mix, estimated by EM from "
-                        "its unlabelled beats (e.g. 1:3000:FQ; experimental, see the README)")
+                        "its unlabelled beats (e.g. 5:300:FQ; see the README)")
     p.add_argument("--causal", action="store_true",
                    help="with --adapt: each beat's class mix from the patient's earlier beats only (as analyze "
                         "and stream do), not from the whole record")

@@ -132,22 +132,48 @@ def adapt_causal_per_record(proba: np.ndarray, records: np.ndarray, sample: np.n
     return out
 
 
+def af_gate_classes(classes: tuple[str, ...]) -> tuple[int, int]:
+    """Indices of N and S, which the AF gate needs; a one-line error for other class sets."""
+    if "N" not in classes or "S" not in classes:
+        raise EcgbeatError(f"the AF gate needs classes N and S, this model has {', '.join(classes)}")
+    return classes.index("N"), classes.index("S")
+
+
 def gate_af(proba: np.ndarray, af: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     """``proba`` with the S probability of beats in an atrial-fibrillation-like rhythm moved to N.
 
     Without organised atrial activity no beat is supraventricular ectopic, and MIT-BIH labels
     such beats N; ``af`` (:func:`ecgbeat.dsp.rhythm.af_like`) marks them. Other classes keep
     their probabilities, so a ventricular beat during fibrillation is still V."""
-    if "N" not in classes or "S" not in classes:
-        raise EcgbeatError(f"the AF gate needs classes N and S, this model has {', '.join(classes)}")
+    n, s = af_gate_classes(classes)
     af = np.asarray(af, dtype=bool)
     if len(af) != len(proba):
         raise ValueError(f"{len(proba)} beats but {len(af)} rhythm flags")
-    n, s = classes.index("N"), classes.index("S")
     out = np.array(proba, copy=True)
     out[af, n] += out[af, s]
     out[af, s] = 0.0
     return out
+
+
+def af_flags(beats: BeatSet) -> np.ndarray:
+    """:func:`ecgbeat.dsp.rhythm.af_like` for cut beats, each record in time order from the beats'
+    previous RR; a one-line error for beats without RR (Kaggle CSV rows)."""
+    if not np.isfinite(beats.rr_s[:, 0]).any():
+        raise EcgbeatError("--af-gate needs each beat's RR interval: beats cut from whole recordings, "
+                           "not Kaggle CSV rows")
+    return af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample)
+
+
+def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, classes: tuple[str, ...],
+                 train_prior=None, setting=None, causal: bool = False, af: np.ndarray | None = None) -> np.ndarray:
+    """The per-patient steps after the model, offline, in the order ``analyze``/``stream`` apply them:
+    class-mix adaptation with ``setting`` (:func:`parse_adaptation`; each record as a whole, or with
+    ``causal`` from its earlier beats, in ``sample`` order), then the AF gate where ``af`` is given
+    (:func:`af_flags`). ``None`` skips a step."""
+    if setting is not None:
+        proba = (adapt_causal_per_record(proba, record, sample, train_prior, setting) if causal
+                 else adapt_per_record(proba, record, train_prior, setting))
+    return proba if af is None else gate_af(proba, af, classes)
 
 
 def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
@@ -188,22 +214,13 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     time order, from their previous RR)."""
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
-    proba = predict_proba(model, beats)
-    if adapt:
-        setting = parse_adaptation(adapt, tuple(meta["classes"]))
-        prior = train_prior_of(meta)
-        if causal:
-            proba = adapt_causal_per_record(proba, beats.record, beats.sample, prior, setting)
-        else:
-            proba = adapt_per_record(proba, beats.record, prior, setting)
-        proba = proba.astype(np.float32)
-    if af_gate:
-        if not np.isfinite(beats.rr_s[:, 0]).any():
-            raise EcgbeatError("--af-gate needs each beat's RR interval: beats cut from whole recordings, "
-                               "not Kaggle CSV rows")
-        proba = gate_af(proba, af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample), tuple(meta["classes"]))
-    y_pred = proba.argmax(axis=1)
     classes = tuple(meta["classes"])
+    setting = parse_adaptation(adapt, classes) if adapt else None
+    prior = train_prior_of(meta) if adapt else None
+    af = af_flags(beats) if af_gate else None
+    proba = adjust_proba(predict_proba(model, beats), beats.record, beats.sample, classes, prior, setting,
+                         causal, af).astype(np.float32)
+    y_pred = proba.argmax(axis=1)
     metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
     if set(classes) >= {"N", "S", "V", "F"}:
         metrics["ec57"] = ec57_metrics(beats.y, y_pred, classes)
