@@ -41,19 +41,21 @@ GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3,
 
 
 def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool) -> np.ndarray:
-    """:func:`ecgbeat.predict.adjust_proba` of one run's probabilities on ``beats`` (record, sample,
-    AF flags or None): adaptation with ``setting`` (None: none), then the AF gate."""
+    """:func:`ecgbeat.predict.adjust_proba` of one run's probabilities on ``beats`` (:func:`where`):
+    adaptation with ``setting`` (None: none), then the AF gate."""
     from ecgbeat.labels import CLASSES
     from ecgbeat.predict import adjust_proba
 
-    return adjust_proba(proba, beats["record"], beats["sample"], CLASSES, train_prior, setting, causal, beats["af"])
+    return adjust_proba(proba, beats["record"], beats["sample"], CLASSES, train_prior, setting, causal,
+                        beats["prev_rr"], beats["skip_ectopic"])
 
 
-def where(beats, af_gate: bool) -> dict:
-    """What :func:`adjusted` needs of a BeatSet (the AF flags computed once, when the gate is on)."""
-    from ecgbeat.predict import af_flags
+def where(beats, af_gate: bool, skip_ectopic: bool = True) -> dict:
+    """What :func:`adjusted` needs of a BeatSet: record, sample, and for the AF gate the previous RR."""
+    from ecgbeat.predict import af_rr
 
-    return {"record": beats.record, "sample": beats.sample, "af": af_flags(beats) if af_gate else None}
+    return {"record": beats.record, "sample": beats.sample, "prev_rr": af_rr(beats) if af_gate else None,
+            "skip_ectopic": skip_ectopic}
 
 
 def name(setting) -> str:
@@ -81,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="report this setting too, e.g. 1:3000:FQ (not chosen by validation)")
     p.add_argument("--af-gate", action="store_true",
                    help="no S call in an atrial-fibrillation-like rhythm (after adaptation; ecgbeat.dsp.rhythm)")
+    p.add_argument("--keep-ectopic", action="store_true",
+                   help="with --af-gate: the detector keeps the RR intervals next to beats called V "
+                        "(as before 2026-11-30)")
     p.add_argument("--causal", action="store_true",
                    help="each beat's class mix from its record's earlier beats only (what analyze and stream do)")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
@@ -117,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
                 runs[seed, name_] = {"prior": prior,
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
-                                     "val_beats": where(split.val, args.af_gate),
+                                     "val_beats": where(split.val, args.af_gate, not args.keep_ectopic),
                                      "test": predict_proba(model, split.test)}
         test = split.test  # DS2: the same for every seed
-        test_beats = where(test, args.af_gate)
+        test_beats = where(test, args.af_gate, not args.keep_ectopic)
         yv = np.concatenate([r["val_y"] for r in runs.values()])
         val = []
         for setting in [None, *GRID]:
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
-            "causal": args.causal,
+            "af_gate_skips_ectopic": args.af_gate and not args.keep_ectopic, "causal": args.causal,
             "command": "python benchmarks/adapt_priors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
     lines = ["# Per-patient class-mix adaptation, inter-patient split (DS1 -> DS2)", "",
@@ -164,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
              "Settings scored on the DS1 validation records of each run (macro-F1 over N, S, V, F, "
              "pooled); DS2 only reports. EC57, Q left out, %, mean ± std."
              + (" **AF gate on**: after any adaptation, the S probability of beats in an atrial-fibrillation-"
-                "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N." if args.af_gate
-                else "")
+                "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N"
+                + (", the detector keeping the RR intervals next to beats called V." if args.keep_ectopic else
+                   ", the detector leaving out the RR intervals next to beats called V.") if args.af_gate else "")
              + (" **Causal adaptation**: each beat's class mix estimated from its record's earlier beats only "
                 "(`ecgbeat.predict.CausalAdapter`: EM every 32 beats over the last 2,000), as `analyze` and "
                 "`stream` do." if args.causal else ""), ""]

@@ -2,9 +2,11 @@
 
 Every beat of every record (reference R peaks and the rhythm annotation in force, from the
 ``.atr`` file) is flagged or not from the previous RR intervals only, as ``analyze``/``stream``
-with ``--af-gate`` do. Reported per record and pooled: beats annotated atrial fibrillation or flutter
-("(AFIB", "(AFL") and the share flagged (sensitivity), beats of every other rhythm and the share
-flagged, positive predictivity, and how many S beats (AAMI) the gate would touch. The detector needs
+with ``--af-gate`` do: once from all intervals and once leaving out the intervals next to beats
+annotated V (the gate leaves out those next to the beats its model calls V). Reported per record
+and pooled: beats annotated atrial fibrillation or flutter ("(AFIB", "(AFL") and the share flagged
+(sensitivity), beats of every other rhythm and the share flagged, positive predictivity, and how
+many S beats (AAMI) the gate would touch. The detector needs
 128 intervals, so the first 127 beats of a record are never flagged; beats of the first 127 of an
 episode are counted too (the onset delay is part of the result). Writes
 ``benchmarks/results/af_detection.md`` and ``.json``.
@@ -35,6 +37,8 @@ from bench_common import default_mitdb, git_info  # noqa: E402  (beside this scr
 
 RESULTS = REPO / "benchmarks" / "results"
 AF_RHYTHMS = ("(AFIB", "(AFL")
+#: detector variants: every RR interval, or those next to beats annotated V left out
+VARIANTS = {"all": "All intervals", "skip_v": "V left out"}
 
 
 def record_beats(mitdb: Path, name: str):
@@ -68,26 +72,36 @@ def main(argv: list[str] | None = None) -> int:
     mitdb = args.mitdb or default_mitdb()
     records = tuple(args.records.split(",")) if args.records else MITDB_RECORDS
     t0 = time.perf_counter()
-    rows, pooled = [], {"af": 0, "af_flagged": 0, "other": 0, "other_flagged": 0, "s": 0, "s_flagged": 0}
+    counts = ("af_flagged", "other_flagged", "s_flagged")
+    rows = []
+    pooled = {v: dict.fromkeys(("af", "other", "s") + counts, 0) for v in VARIANTS}
     for name in records:
         sample, cls, rhythm, fs = record_beats(mitdb, name)
-        flags = af_like(np.concatenate([[np.nan], np.diff(sample) / fs]))
-        af = np.isin(rhythm, AF_RHYTHMS)
-        s = cls == "S"
+        prev_rr = np.concatenate([[np.nan], np.diff(sample) / fs])
+        af, s = np.isin(rhythm, AF_RHYTHMS), cls == "S"
         row = {"record": name, "set": "DS1" if name in DS1 else "DS2" if name in DS2 else "paced/other",
-               "beats": int(len(sample)), "af": int(af.sum()), "af_flagged": int((af & flags).sum()),
-               "other": int((~af).sum()), "other_flagged": int((~af & flags).sum()),
-               "s": int(s.sum()), "s_flagged": int((s & flags).sum())}
+               "beats": int(len(sample)), "af": int(af.sum()), "other": int((~af).sum()), "s": int(s.sum())}
+        for v in VARIANTS:
+            flags = af_like(prev_rr, ectopic=cls == "V" if v == "skip_v" else None)
+            row[v] = {"af_flagged": int((af & flags).sum()), "other_flagged": int((~af & flags).sum()),
+                      "s_flagged": int((s & flags).sum())}
+            for k in ("af", "other", "s"):
+                pooled[v][k] += row[k]
+            for k in counts:
+                pooled[v][k] += row[v][k]
         rows.append(row)
-        for k in pooled:
-            pooled[k] += row[k]
-    flagged = pooled["af_flagged"] + pooled["other_flagged"]
-    summary = {"af_sensitivity": pooled["af_flagged"] / pooled["af"] if pooled["af"] else None,
-               "other_flagged_share": pooled["other_flagged"] / pooled["other"] if pooled["other"] else None,
-               "ppv": pooled["af_flagged"] / flagged if flagged else None, **pooled}
+
+    def summary_of(p):
+        flagged = p["af_flagged"] + p["other_flagged"]
+        return {"af_sensitivity": p["af_flagged"] / p["af"] if p["af"] else None,
+                "other_flagged_share": p["other_flagged"] / p["other"] if p["other"] else None,
+                "ppv": p["af_flagged"] / flagged if flagged else None, **p}
+
+    summary = {v: summary_of(pooled[v]) for v in VARIANTS}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
             "git_dirty": dirty, "records": list(records), "seconds": round(time.perf_counter() - t0, 1),
+            "variants": VARIANTS,
             "command": "python benchmarks/af_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])}
 
     def pct(a, b):
@@ -98,23 +112,30 @@ def main(argv: list[str] | None = None) -> int:
              f"{', uncommitted changes' if dirty else ''}). `ecgbeat.dsp.rhythm.af_like` (Dash et al. 2009 "
              "statistics over the previous 128 RR intervals, published constants) on the reference R peaks; "
              "AF = beats under an `(AFIB` or `(AFL` rhythm annotation. Flags are causal: the first 127 beats of "
-             "a record, and up to 127 beats after an onset, cannot be flagged.", "",
-             f"**Pooled over {len(records)} records**: AF / flutter beats flagged "
-             f"{pct(pooled['af_flagged'], pooled['af'])} % "
-             f"({pooled['af_flagged']:,} of {pooled['af']:,}); other beats flagged "
-             f"{pct(pooled['other_flagged'], pooled['other'])} % ({pooled['other_flagged']:,} of {pooled['other']:,}); "
-             f"positive predictivity {pct(pooled['af_flagged'], flagged)} %; S beats flagged (their S probability "
-             f"would go to N) {pooled['s_flagged']:,} of {pooled['s']:,}.", "",
-             "| record | set | beats | AF / flutter beats | flagged % | other beats | flagged % | S beats "
-             "| S flagged |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "a record, and up to 127 beats after an onset, cannot be flagged. Two variants: *all intervals*, "
+             "and *V left out*: the RR intervals that end or start at a beat annotated V are left out of the "
+             "window (`af_like(..., ectopic=...)`). The gate in `evaluate`/`analyze`/`stream` leaves out the "
+             "intervals next to the beats the *model* calls V, so its detector lies between the two "
+             "(nearer the second as the model's V calls get better).", ""]
+    for v in VARIANTS:
+        p = pooled[v]
+        flagged = p["af_flagged"] + p["other_flagged"]
+        lines += [f"**{VARIANTS[v]}, pooled over {len(records)} records**: AF / flutter beats flagged "
+                  f"{pct(p['af_flagged'], p['af'])} % ({p['af_flagged']:,} of {p['af']:,}); other beats flagged "
+                  f"{pct(p['other_flagged'], p['other'])} % ({p['other_flagged']:,} of {p['other']:,}); "
+                  f"positive predictivity {pct(p['af_flagged'], flagged)} %; S beats flagged (their S probability "
+                  f"would go to N) {p['s_flagged']:,} of {p['s']:,}.", ""]
+    head = " | ".join(f"{lab}: AF flagged % | other flagged % | S flagged" for lab in VARIANTS.values())
+    lines += [f"| record | set | beats | AF / flutter beats | other beats | S beats | {head} |",
+              "|---|---|---:|---:|---:|---:|" + "---:|" * (3 * len(VARIANTS))]
     for r in rows:
-        if r["af"] or r["other_flagged"] or r["s_flagged"]:
-            lines.append(f"| {r['record']} | {r['set']} | {r['beats']} | {r['af']} | "
-                         f"{pct(r['af_flagged'], r['af'])} | {r['other']} | {pct(r['other_flagged'], r['other'])} | "
-                         f"{r['s']} | {r['s_flagged']} |")
-    lines += ["", f"Records not listed: no AF / flutter annotated and nothing flagged "
-              f"({sum(1 for r in rows if not (r['af'] or r['other_flagged'] or r['s_flagged']))} records).", ""]
+        if r["af"] or any(r[v]["other_flagged"] or r[v]["s_flagged"] for v in VARIANTS):
+            cells = " | ".join(f"{pct(r[v]['af_flagged'], r['af'])} | {pct(r[v]['other_flagged'], r['other'])} | "
+                               f"{r[v]['s_flagged']}" for v in VARIANTS)
+            lines.append(f"| {r['record']} | {r['set']} | {r['beats']} | {r['af']} | {r['other']} | {r['s']} | "
+                         f"{cells} |")
+    quiet = sum(1 for r in rows if not (r["af"] or any(r[v]["other_flagged"] or r[v]["s_flagged"] for v in VARIANTS)))
+    lines += ["", f"Records not listed: no AF / flutter annotated and nothing flagged ({quiet} records).", ""]
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "af_detection.md", "\n".join(lines))
     write_text_atomic(args.out / "af_detection.json",

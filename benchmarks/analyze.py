@@ -206,14 +206,14 @@ def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str |
     from ecgbeat.labels import CLASSES
     from ecgbeat.metrics import ec57_metrics
     from ecgbeat.pipeline import cache_dir
-    from ecgbeat.predict import adjust_proba, af_flags, parse_adaptation, predict_proba, train_prior_of
+    from ecgbeat.predict import adjust_proba, af_rr, parse_adaptation, predict_proba, train_prior_of
 
     params = beat_params(model[1])  # beats cut as the model's training beats
     beats = build_beats(records, mitdb=mitdb, params=params, cache_dir=cache_dir())
     proba = adjust_proba(predict_proba(model[0], beats), beats.record, beats.sample, CLASSES,
                          train_prior_of(model[1]) if adapt else None,
                          parse_adaptation(adapt, CLASSES) if adapt else None, causal=True,
-                         af=af_flags(beats) if af_gate else None)  # as analyze/stream: causal, then the gate
+                         prev_rr_s=af_rr(beats) if af_gate else None)  # as analyze/stream: causal, then the gate
     pred = proba.argmax(axis=1)
     return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
 
@@ -573,7 +573,8 @@ def markdown(r: dict, stem: str = "analyze") -> str:
     if r.get("af_gate"):
         lines.append("- *AF gate on* (`--af-gate`, `AnalyzeConfig.af_gate`): the S probability of beats in an "
                      "atrial-fibrillation-like rhythm (`ecgbeat.dsp.rhythm`, from the detected or reference R "
-                     "peaks) is moved to N before the labels are taken.")
+                     "peaks, leaving out the RR intervals next to beats called V) is moved to N before the labels "
+                     "are taken.")
     return "\n".join(lines) + "\n"
 
 

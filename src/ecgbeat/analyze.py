@@ -79,6 +79,7 @@ class AnalyzeConfig:
     af_gate : bool
         Move the S probability of beats in an atrial-fibrillation-like stretch of rhythm to N
         (:func:`ecgbeat.predict.gate_af`, :mod:`ecgbeat.dsp.rhythm`; causal, so a stream agrees).
+        The detector leaves out the RR intervals next to beats the model calls V.
     """
 
     scaling: str | None = None
@@ -504,7 +505,7 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     :func:`class_mix_adapter`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
     AF gate, :func:`rhythm_tracker`) are updated with these beats, which must follow the beats of
     their earlier updates in time."""
-    from .predict import gate_af, predict_proba
+    from .predict import gate_af, predict_proba, ventricular_calls
     from .types import BeatSet
 
     classes = tuple(meta["classes"])
@@ -522,7 +523,7 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     if adapter is not None:
         proba = adapter.update(proba).astype(np.float32)
     if rhythm is not None:
-        af = rhythm.update(rr_s[:, 0])
+        af = rhythm.update(rr_s[:, 0], ventricular_calls(proba, classes))
         proba[idx] = gate_af(proba[idx], af[idx], classes)
     return proba
 
@@ -604,10 +605,10 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
         class (couplets, triplets, runs of >= 3 beats, bigeminy / trigeminy episodes with start
         and length), ``pauses`` (RR > ``pause_s``), ``unreadable_segments`` and
         ``irregular_rhythm``: the beats in an irregularly irregular, atrial-fibrillation-like stretch
-        of RR intervals (:func:`ecgbeat.dsp.rhythm.af_like`, the beats ``AnalyzeConfig.af_gate``
-        gates) as a percentage and as episodes; the detector needs 128 intervals, so an episode is
-        reported up to 128 beats after its onset. RR intervals and ectopic patterns never span an
-        unreadable segment or an unreadable beat.
+        of RR intervals (:func:`ecgbeat.dsp.rhythm.af_like`, leaving out the intervals next to
+        beats labelled V, as ``AnalyzeConfig.af_gate`` does) as a percentage and as episodes; the
+        detector needs 128 intervals, so an episode is reported up to 128 beats after its onset. RR
+        intervals and ectopic patterns never span an unreadable segment or an unreadable beat.
     """
     sample = np.asarray(sample, dtype=np.int64)
     label = np.asarray(label, dtype=object)
@@ -623,7 +624,8 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
     pauses = [{"start_s": round(sample[i] / fs, 3), "duration_s": round(float(rr_s[i]), 3)}
               for i in np.flatnonzero(linked & (rr_s > config.pause_s))]
     bad_s = sum(b - a for a, b in unreadable) / fs
-    irregular = af_like(np.concatenate([[np.nan], rr_s])) if len(sample) else np.zeros(0, dtype=bool)
+    irregular = (af_like(np.concatenate([[np.nan], rr_s]), ectopic=label == "V") if len(sample)
+                 else np.zeros(0, dtype=bool))
     return {
         "n_beats": int(len(sample)), "beats_per_class": counts,
         "heart_rate_bpm": _heart_rate(rr_s, linked),

@@ -71,7 +71,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 AF_GATE_HELP = ("move the S probability of beats in an atrial-fibrillation-like stretch of rhythm (irregular RR, "
-                "Dash et al. 2009; ecgbeat.dsp.rhythm) to N: no beat is supraventricular ectopic during AF")
+                "Dash et al. 2009, leaving out the intervals next to beats called V; ecgbeat.dsp.rhythm) to N: "
+                "no beat is supraventricular ectopic during AF")
 
 
 def _raw_args(p: argparse.ArgumentParser) -> None:

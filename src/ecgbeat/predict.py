@@ -155,25 +155,47 @@ def gate_af(proba: np.ndarray, af: np.ndarray, classes: tuple[str, ...]) -> np.n
     return out
 
 
-def af_flags(beats: BeatSet) -> np.ndarray:
-    """:func:`ecgbeat.dsp.rhythm.af_like` for cut beats, each record in time order from the beats'
-    previous RR; a one-line error for beats without RR (Kaggle CSV rows)."""
+def af_rr(beats: BeatSet) -> np.ndarray:
+    """Each beat's previous RR (s), which the AF gate's rhythm detector reads; a one-line error for
+    beats without RR (Kaggle CSV rows)."""
     if not np.isfinite(beats.rr_s[:, 0]).any():
         raise EcgbeatError("--af-gate needs each beat's RR interval: beats cut from whole recordings, "
                            "not Kaggle CSV rows")
-    return af_like_by_record(beats.rr_s[:, 0], beats.record, beats.sample)
+    return beats.rr_s[:, 0]
+
+
+def ventricular_calls(proba: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    """The beats whose most probable class is V (never a NaN row; none for a model without V): the
+    ectopic beats whose RR intervals the AF gate's detector leaves out."""
+    proba = np.asarray(proba)
+    if "V" not in classes or not len(proba):
+        return np.zeros(len(proba), dtype=bool)
+    ok = np.isfinite(proba).all(axis=1)
+    return ok & (np.where(ok[:, None], proba, 0.0).argmax(axis=1) == classes.index("V"))
+
+
+def af_flags(proba: np.ndarray, prev_rr_s: np.ndarray, record: np.ndarray, sample: np.ndarray,
+             classes: tuple[str, ...], skip_ectopic: bool = True) -> np.ndarray:
+    """The AF gate's flags (:func:`ecgbeat.dsp.rhythm.af_like`), each record's beats in time order,
+    with the RR intervals next to the beats ``proba`` calls V left out (``skip_ectopic``)."""
+    ectopic = ventricular_calls(proba, classes) if skip_ectopic else None
+    return af_like_by_record(prev_rr_s, record, sample, ectopic)
 
 
 def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, classes: tuple[str, ...],
-                 train_prior=None, setting=None, causal: bool = False, af: np.ndarray | None = None) -> np.ndarray:
+                 train_prior=None, setting=None, causal: bool = False, prev_rr_s: np.ndarray | None = None,
+                 skip_ectopic: bool = True) -> np.ndarray:
     """The per-patient steps after the model, offline, in the order ``analyze``/``stream`` apply them:
     class-mix adaptation with ``setting`` (:func:`parse_adaptation`; each record as a whole, or with
-    ``causal`` from its earlier beats, in ``sample`` order), then the AF gate where ``af`` is given
-    (:func:`af_flags`). ``None`` skips a step."""
+    ``causal`` from its earlier beats, in ``sample`` order), then, where ``prev_rr_s`` (:func:`af_rr`)
+    is given, the AF gate (:func:`gate_af`) on :func:`af_flags` of the adapted probabilities.
+    ``None`` skips a step."""
     if setting is not None:
         proba = (adapt_causal_per_record(proba, record, sample, train_prior, setting) if causal
                  else adapt_per_record(proba, record, train_prior, setting))
-    return proba if af is None else gate_af(proba, af, classes)
+    if prev_rr_s is None:
+        return proba
+    return gate_af(proba, af_flags(proba, prev_rr_s, record, sample, classes, skip_ectopic), classes)
 
 
 def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
@@ -211,15 +233,15 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     the patient's earlier beats only (:class:`CausalAdapter`, what ``analyze`` and ``stream`` do)
     instead of the whole record. ``af_gate`` then moves the S probability
     of beats in an atrial-fibrillation-like rhythm to N (:func:`gate_af`; each record's beats in
-    time order, from their previous RR)."""
+    time order, from their previous RR, leaving out the intervals next to beats called V)."""
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
     classes = tuple(meta["classes"])
     setting = parse_adaptation(adapt, classes) if adapt else None
     prior = train_prior_of(meta) if adapt else None
-    af = af_flags(beats) if af_gate else None
+    prev_rr = af_rr(beats) if af_gate else None
     proba = adjust_proba(predict_proba(model, beats), beats.record, beats.sample, classes, prior, setting,
-                         causal, af).astype(np.float32)
+                         causal, prev_rr).astype(np.float32)
     y_pred = proba.argmax(axis=1)
     metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
     if set(classes) >= {"N", "S", "V", "F"}:

@@ -14,8 +14,13 @@ beat's flag never depends on later beats, so a stream gets exactly what a whole 
 - Shannon entropy of the intervals' 16-bin histogram, over log 16, above ``entropy``;
 - turning-point ratio within ``tpr_sigmas`` standard deviations of a random series' expectation.
 
-All three must hold. A stretch of frequent ventricular ectopy can pass too (it is irregular);
-the detector is a rhythm cue, not a diagnosis.
+All three must hold. A stretch of frequent ventricular ectopy can pass too (it is irregular).
+Given the beats known to be ectopic (``ectopic``: in ``analyze``/``stream`` and ``evaluate``, the
+beats the model calls V), the RR intervals that end or start at such a beat are left out and the
+window holds the last ``window`` other intervals, as heart-rate-variability and AF detectors
+remove ectopic intervals before measuring irregularity; a beat whose own interval is left out
+keeps the rhythm state of the last interval that was not. The detector is a rhythm cue, not a
+diagnosis.
 """
 
 from __future__ import annotations
@@ -78,38 +83,80 @@ def tpr_bounds(n: int, sigmas: float = TPR_SIGMAS) -> tuple[float, float]:
     return (mean - sigmas * std) / (n - 2), (mean + sigmas * std) / (n - 2)
 
 
+def skipped_intervals(ectopic: np.ndarray, previous_ectopic: bool = False) -> np.ndarray:
+    """Per beat: whether its previous RR interval touches an ectopic beat (the beat itself, or the
+    beat before it, which for the first beat is ``previous_ectopic``)."""
+    ectopic = np.asarray(ectopic, dtype=bool).ravel()
+    out = ectopic.copy()
+    out[1:] |= ectopic[:-1]
+    if len(out):
+        out[0] |= bool(previous_ectopic)
+    return out
+
+
 def af_like(prev_rr_s: np.ndarray, history: np.ndarray | None = None, window: int = WINDOW, trim: int = TRIM,
-            rmssd: float = RMSSD, entropy: float = ENTROPY, tpr_sigmas: float = TPR_SIGMAS) -> np.ndarray:
-    """True for beats in an irregularly irregular (atrial-fibrillation-like) stretch; see the module."""
-    stats = irregularity(prev_rr_s, history, window, trim)
+            rmssd: float = RMSSD, entropy: float = ENTROPY, tpr_sigmas: float = TPR_SIGMAS,
+            ectopic: np.ndarray | None = None) -> np.ndarray:
+    """True for beats in an irregularly irregular (atrial-fibrillation-like) stretch; see the module.
+
+    With ``ectopic`` (one flag per beat) the intervals next to ectopic beats are left out
+    (:func:`skipped_intervals`); ``history`` then holds the earlier intervals that were kept."""
+    prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64).ravel()
+    if ectopic is None:
+        kept, at = prev_rr_s, np.arange(len(prev_rr_s))
+    else:
+        if len(ectopic) != len(prev_rr_s):
+            raise ValueError(f"{len(prev_rr_s)} RR intervals but {len(ectopic)} ectopic flags")
+        keep = ~skipped_intervals(ectopic)
+        kept, at = prev_rr_s[keep], np.cumsum(keep) - 1  # each beat: its last kept interval
+    stats = irregularity(kept, history, window, trim)
     lo, hi = tpr_bounds(window - 2 * trim, tpr_sigmas)
     with np.errstate(invalid="ignore"):
-        return (stats[:, 0] > rmssd) & (stats[:, 1] > entropy) & (stats[:, 2] >= lo) & (stats[:, 2] <= hi)
+        flags = (stats[:, 0] > rmssd) & (stats[:, 1] > entropy) & (stats[:, 2] >= lo) & (stats[:, 2] <= hi)
+    return np.where(at >= 0, flags[np.maximum(at, 0)], False) if len(flags) else np.zeros(len(at), dtype=bool)
 
 
 class RhythmTracker:
-    """:func:`af_like` over a stream of beats: ``update(prev_rr_s)`` returns the flags of a batch
-    of beats that follow the earlier batches; memory is bounded by ``window - 1`` RR values."""
+    """:func:`af_like` over a stream of beats: ``update(prev_rr_s, ectopic=None)`` returns the flags
+    of a batch of beats that follow the earlier batches; memory is bounded by ``window - 1`` RR
+    values. Give ``ectopic`` with every batch or with none."""
 
     def __init__(self, window: int = WINDOW, trim: int = TRIM):
         irregularity(np.zeros(0), window=window, trim=trim)  # validates
         self.window, self.trim = int(window), int(trim)
         self._rr = np.zeros(0)
+        self._last_flag = False  # the flag a beat without a kept interval of its own carries
+        self._last_ectopic = False
 
-    def update(self, prev_rr_s: np.ndarray) -> np.ndarray:
+    def update(self, prev_rr_s: np.ndarray, ectopic: np.ndarray | None = None) -> np.ndarray:
         prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64).ravel()
-        flags = af_like(prev_rr_s, self._rr, self.window, self.trim)
-        rr = np.concatenate([self._rr, prev_rr_s])
+        if ectopic is None:
+            keep = np.ones(len(prev_rr_s), dtype=bool)
+        else:
+            ectopic = np.asarray(ectopic, dtype=bool).ravel()
+            if len(ectopic) != len(prev_rr_s):
+                raise ValueError(f"{len(prev_rr_s)} RR intervals but {len(ectopic)} ectopic flags")
+            keep = ~skipped_intervals(ectopic, self._last_ectopic)
+            self._last_ectopic = bool(ectopic[-1]) if len(ectopic) else self._last_ectopic
+        kept = prev_rr_s[keep]
+        flags = af_like(kept, self._rr, self.window, self.trim)
+        at = np.cumsum(keep) - 1
+        out = np.where(at >= 0, flags[np.maximum(at, 0)] if len(flags) else False, self._last_flag)
+        if len(out):
+            self._last_flag = bool(out[-1])
+        rr = np.concatenate([self._rr, kept])
         self._rr = rr[len(rr) - min(len(rr), self.window - 1):]
-        return flags
+        return out.astype(bool)
 
 
-def af_like_by_record(prev_rr_s: np.ndarray, record: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """:func:`af_like` for beats of several records: each record's beats in time order (``sample``)."""
+def af_like_by_record(prev_rr_s: np.ndarray, record: np.ndarray, sample: np.ndarray,
+                      ectopic: np.ndarray | None = None) -> np.ndarray:
+    """:func:`af_like` for beats of several records: each record's beats in time order (``sample``);
+    ``ectopic`` (per beat, optional) as there."""
     from ..types import records_in_time_order
 
     prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64)
     flags = np.zeros(len(prev_rr_s), dtype=bool)
     for idx in records_in_time_order(record, sample):
-        flags[idx] = af_like(prev_rr_s[idx])
+        flags[idx] = af_like(prev_rr_s[idx], ectopic=None if ectopic is None else np.asarray(ectopic)[idx])
     return flags
