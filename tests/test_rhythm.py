@@ -220,16 +220,23 @@ def test_analyze_and_stream_with_the_gate(mitdb):
 
     torch.manual_seed(0)
     model = create_model("lstm", patch_size=8, num_layers=1, n_features=5).eval()
-    with torch.no_grad():  # an untrained net that calls few beats V: the detector keeps most intervals
-        model.head[3].bias.copy_(torch.tensor([3.0, 2.0, 0.0, 0.0, 0.0]))
+    with torch.no_grad():  # a hand-set head: V for a premature beat (previous RR < 0.8 local), else N
+        first, second = model.head[0], model.head[3]
+        for layer in (first, second):
+            layer.weight.zero_()
+        first.bias.zero_()
+        first.weight[0, first.in_features - 5 + 3] = 1.0  # RR feature 3: previous RR over local RR
+        second.bias.copy_(torch.tensor([3.0, 2.0, 11.0, 0.0, 0.0]))
+        second.weight[2, 0] = -10.0
     sig = read_signal(mitdb / "203")
     sig = signal_from_array(sig.signal_mV[: int(360 * sig.fs)], sig.fs, name="203")
     config = AnalyzeConfig(scaling="causal", af_gate=True)
     plain = analyze_record(sig, model, AnalyzeConfig(scaling="causal"))
     gated = analyze_record(sig, model, config)
     rr = np.concatenate([[np.nan], np.diff(gated.sample) / sig.fs])
-    af = af_like(rr, ectopic=ventricular_calls(plain.proba, CLASSES)) & np.isfinite(gated.proba[:, 0])
-    assert af.sum() > 200
+    v = ventricular_calls(plain.proba, CLASSES)
+    af = af_like(rr, ectopic=v) & np.isfinite(gated.proba[:, 0])
+    assert 0.1 < v.mean() < 0.5 and af.sum() > 200 and not np.array_equal(af_like(rr), af_like(rr, ectopic=v))
     assert (gated.proba[af, 1] == 0).all() and np.allclose(gated.proba[~af], plain.proba[~af], equal_nan=True)
     irregular = plain.summary["irregular_rhythm"]  # reported whether or not the gate is on
     in_summary = af_like(rr, ectopic=plain.label == "V")  # the summary leaves out the beats labelled V
