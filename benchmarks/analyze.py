@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-from bench_common import cpu_name, default_mitdb  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
 
 RESULTS = ROOT / "benchmarks" / "results"
 MODELS = {  # name -> (registered model, model_args, beat scaling of the training beats)
@@ -394,7 +394,10 @@ def _rss_mb() -> float:
 def _environment() -> dict:
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
+    commit, dirty = git_info()
+    return {"git_commit": commit, "git_dirty": dirty,
+            "command": " ".join(["python benchmarks/analyze.py", *sys.argv[1:]]),
+            "python": platform.python_version(), "torch": torch.__version__,
             "cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -499,8 +502,9 @@ def markdown(r: dict, stem: str = "analyze") -> str:
     lines = ["# Raw ECG in, labelled beats out: benchmark", "",
              f"Machine: {env.get('cpu')} ({env.get('cores')} cores; load average "
              f"at start {env.get('load_average')}), Python {env.get('python')}, torch {env.get('torch')}, "
-             f"1 thread, {env.get('date')}. Produced by `benchmarks/analyze.py`; numbers in `{stem}.json`.",
-             ""]
+             f"1 thread, {env.get('date')}. Produced by `{env.get('command', 'benchmarks/analyze.py')}`"
+             + (f" (commit `{env['git_commit']}`{', uncommitted changes' if env.get('git_dirty') else ''})"
+                if env.get("git_commit") else "") + f"; numbers in `{stem}.json`.", ""]
     if r.get("targets"):
         lines += ["## Targets", ""] + _table(
             ["target", "measured", "met"],

@@ -175,3 +175,16 @@ def test_af_detection_benchmark(mitdb, tmp_path):
     assert by["203"]["skip_v"] != by["203"]["all"]  # 203's many V beats change the windows
     assert "| 203 | DS1 |" in (out / "af_detection.md").read_text()
 
+
+
+def test_analyze_benchmark_records_its_provenance(monkeypatch):
+    """benchmarks/analyze.py writes the git commit and the command beside its numbers."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import analyze as bench_analyze
+
+    monkeypatch.setattr(sys, "argv", ["analyze.py", "--only", "accuracy"])
+    env = bench_analyze._environment()
+    assert env["command"] == "python benchmarks/analyze.py --only accuracy"
+    assert env["git_commit"] and isinstance(env["git_dirty"], bool)
+    text = bench_analyze.markdown({"environment": env}, "x")
+    assert f"`python benchmarks/analyze.py --only accuracy` (commit `{env['git_commit']}`" in text
