@@ -6,9 +6,9 @@ with ``--af-gate`` do: once from all intervals and once leaving out the interval
 annotated V (the gate leaves out those next to the beats its model calls V). Reported per record
 and pooled: beats annotated atrial fibrillation or flutter ("(AFIB", "(AFL") and the share flagged
 (sensitivity), beats of every other rhythm and the share flagged, positive predictivity, and how
-many S beats (AAMI) the gate would touch. The detector needs
-128 intervals, so the first 127 beats of a record are never flagged; beats of the first 127 of an
-episode are counted too (the onset delay is part of the result). Writes
+many S beats (AAMI) the gate would touch. The detector needs 128 intervals, so the first 127 beats
+of a record are never flagged; beats of the first 127 of an episode are counted too (the onset
+delay is part of the result). Writes
 ``benchmarks/results/af_detection.md`` and ``.json``.
 
 Usage::
@@ -72,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     mitdb = args.mitdb or default_mitdb()
     records = tuple(args.records.split(",")) if args.records else MITDB_RECORDS
     t0 = time.perf_counter()
-    counts = ("af_flagged", "other_flagged", "s_flagged")
     rows = []
-    pooled = {v: dict.fromkeys(("af", "other", "s") + counts, 0) for v in VARIANTS}
     for name in records:
         sample, cls, rhythm, fs = record_beats(mitdb, name)
         prev_rr = np.concatenate([[np.nan], np.diff(sample) / fs])
@@ -85,11 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             flags = af_like(prev_rr, ectopic=cls == "V" if v == "skip_v" else None)
             row[v] = {"af_flagged": int((af & flags).sum()), "other_flagged": int((~af & flags).sum()),
                       "s_flagged": int((s & flags).sum())}
-            for k in ("af", "other", "s"):
-                pooled[v][k] += row[k]
-            for k in counts:
-                pooled[v][k] += row[v][k]
         rows.append(row)
+    pooled = {v: {**{k: sum(r[k] for r in rows) for k in ("af", "other", "s")},
+                  **{k: sum(r[v][k] for r in rows) for k in rows[0][v]}} for v in VARIANTS}
 
     def summary_of(p):
         flagged = p["af_flagged"] + p["other_flagged"]
@@ -117,25 +113,24 @@ def main(argv: list[str] | None = None) -> int:
              "window (`af_like(..., ectopic=...)`). The gate in `evaluate`/`analyze`/`stream` leaves out the "
              "intervals next to the beats the *model* calls V, so its detector lies between the two "
              "(nearer the second as the model's V calls get better).", ""]
-    for v in VARIANTS:
-        p = pooled[v]
-        flagged = p["af_flagged"] + p["other_flagged"]
+    for v, p in summary.items():
         lines += [f"**{VARIANTS[v]}, pooled over {len(records)} records**: AF / flutter beats flagged "
                   f"{pct(p['af_flagged'], p['af'])} % ({p['af_flagged']:,} of {p['af']:,}); other beats flagged "
                   f"{pct(p['other_flagged'], p['other'])} % ({p['other_flagged']:,} of {p['other']:,}); "
-                  f"positive predictivity {pct(p['af_flagged'], flagged)} %; S beats flagged (their S probability "
-                  f"would go to N) {p['s_flagged']:,} of {p['s']:,}.", ""]
+                  f"positive predictivity {pct(p['af_flagged'], p['af_flagged'] + p['other_flagged'])} %; S beats "
+                  f"flagged (their S probability would go to N) {p['s_flagged']:,} of {p['s']:,}.", ""]
     head = " | ".join(f"{lab}: AF flagged % | other flagged % | S flagged" for lab in VARIANTS.values())
     lines += [f"| record | set | beats | AF / flutter beats | other beats | S beats | {head} |",
               "|---|---|---:|---:|---:|---:|" + "---:|" * (3 * len(VARIANTS))]
-    for r in rows:
-        if r["af"] or any(r[v]["other_flagged"] or r[v]["s_flagged"] for v in VARIANTS):
-            cells = " | ".join(f"{pct(r[v]['af_flagged'], r['af'])} | {pct(r[v]['other_flagged'], r['other'])} | "
-                               f"{r[v]['s_flagged']}" for v in VARIANTS)
-            lines.append(f"| {r['record']} | {r['set']} | {r['beats']} | {r['af']} | {r['other']} | {r['s']} | "
-                         f"{cells} |")
-    quiet = sum(1 for r in rows if not (r["af"] or any(r[v]["other_flagged"] or r[v]["s_flagged"] for v in VARIANTS)))
-    lines += ["", f"Records not listed: no AF / flutter annotated and nothing flagged ({quiet} records).", ""]
+    def listed(r):  # AF annotated, or something flagged by either variant
+        return r["af"] or any(r[v]["other_flagged"] or r[v]["s_flagged"] for v in VARIANTS)
+
+    for r in filter(listed, rows):
+        cells = " | ".join(f"{pct(r[v]['af_flagged'], r['af'])} | {pct(r[v]['other_flagged'], r['other'])} | "
+                           f"{r[v]['s_flagged']}" for v in VARIANTS)
+        lines.append(f"| {r['record']} | {r['set']} | {r['beats']} | {r['af']} | {r['other']} | {r['s']} | {cells} |")
+    lines += ["", f"Records not listed: no AF / flutter annotated and nothing flagged "
+              f"({sum(not listed(r) for r in rows)} records).", ""]
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "af_detection.md", "\n".join(lines))
     write_text_atomic(args.out / "af_detection.json",

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     mitdb = Path(args.mitdb)
     sections = set((args.only or ("accuracy" if given else "accuracy,speed,stream,agreement,memory")).split(","))
     results = _load(RESULTS / f"{args.stem}.json")
-    results["environment"] = _environment()
+    results["environment"] = _environment(argv)
     models = {k: Path(v) for k, v in given.items()} if given else ensure_models(mitdb, Path(args.models_dir))
     results["models"] = {name: _model_info(path) for name, path in models.items()}
     results["given_checkpoints"] = bool(given)
@@ -391,12 +391,12 @@ def _rss_mb() -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _environment() -> dict:
+def _environment(argv: list[str] | None = None) -> dict:
     import torch
 
     commit, dirty = git_info()
     return {"git_commit": commit, "git_dirty": dirty,
-            "command": " ".join(["python benchmarks/analyze.py", *sys.argv[1:]]),
+            "command": " ".join(["python benchmarks/analyze.py", *(sys.argv[1:] if argv is None else argv)]),
             "python": platform.python_version(), "torch": torch.__version__,
             "cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),

@@ -94,6 +94,20 @@ def skipped_intervals(ectopic: np.ndarray, previous_ectopic: bool = False) -> np
     return out
 
 
+def _kept(prev_rr_s: np.ndarray, ectopic: np.ndarray | None, previous_ectopic: bool = False) -> np.ndarray:
+    """Which intervals the detector reads: all, or with ``ectopic`` those not next to an ectopic beat."""
+    if ectopic is None:
+        return np.ones(len(prev_rr_s), dtype=bool)
+    if len(ectopic) != len(prev_rr_s):
+        raise ValueError(f"{len(prev_rr_s)} RR intervals but {len(ectopic)} ectopic flags")
+    return ~skipped_intervals(ectopic, previous_ectopic)
+
+
+def _on_beats(kept_flags: np.ndarray, keep: np.ndarray, carry: bool = False) -> np.ndarray:
+    """Each beat's flag: that of its last kept interval (``carry`` before the first one)."""
+    return np.concatenate([[carry], kept_flags]).astype(bool)[np.cumsum(keep)]
+
+
 def af_like(prev_rr_s: np.ndarray, history: np.ndarray | None = None, window: int = WINDOW, trim: int = TRIM,
             rmssd: float = RMSSD, entropy: float = ENTROPY, tpr_sigmas: float = TPR_SIGMAS,
             ectopic: np.ndarray | None = None) -> np.ndarray:
@@ -102,18 +116,12 @@ def af_like(prev_rr_s: np.ndarray, history: np.ndarray | None = None, window: in
     With ``ectopic`` (one flag per beat) the intervals next to ectopic beats are left out
     (:func:`skipped_intervals`); ``history`` then holds the earlier intervals that were kept."""
     prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64).ravel()
-    if ectopic is None:
-        kept, at = prev_rr_s, np.arange(len(prev_rr_s))
-    else:
-        if len(ectopic) != len(prev_rr_s):
-            raise ValueError(f"{len(prev_rr_s)} RR intervals but {len(ectopic)} ectopic flags")
-        keep = ~skipped_intervals(ectopic)
-        kept, at = prev_rr_s[keep], np.cumsum(keep) - 1  # each beat: its last kept interval
-    stats = irregularity(kept, history, window, trim)
+    keep = _kept(prev_rr_s, ectopic)
+    stats = irregularity(prev_rr_s[keep], history, window, trim)
     lo, hi = tpr_bounds(window - 2 * trim, tpr_sigmas)
     with np.errstate(invalid="ignore"):
         flags = (stats[:, 0] > rmssd) & (stats[:, 1] > entropy) & (stats[:, 2] >= lo) & (stats[:, 2] <= hi)
-    return np.where(at >= 0, flags[np.maximum(at, 0)], False) if len(flags) else np.zeros(len(at), dtype=bool)
+    return _on_beats(flags, keep)
 
 
 class RhythmTracker:
@@ -124,29 +132,21 @@ class RhythmTracker:
     def __init__(self, window: int = WINDOW, trim: int = TRIM):
         irregularity(np.zeros(0), window=window, trim=trim)  # validates
         self.window, self.trim = int(window), int(trim)
-        self._rr = np.zeros(0)
-        self._last_flag = False  # the flag a beat without a kept interval of its own carries
+        self._rr = np.zeros(0)  # the last kept intervals
+        self._last_flag = False  # what a beat without a kept interval of its own carries
         self._last_ectopic = False
 
     def update(self, prev_rr_s: np.ndarray, ectopic: np.ndarray | None = None) -> np.ndarray:
         prev_rr_s = np.asarray(prev_rr_s, dtype=np.float64).ravel()
-        if ectopic is None:
-            keep = np.ones(len(prev_rr_s), dtype=bool)
-        else:
-            ectopic = np.asarray(ectopic, dtype=bool).ravel()
-            if len(ectopic) != len(prev_rr_s):
-                raise ValueError(f"{len(prev_rr_s)} RR intervals but {len(ectopic)} ectopic flags")
-            keep = ~skipped_intervals(ectopic, self._last_ectopic)
-            self._last_ectopic = bool(ectopic[-1]) if len(ectopic) else self._last_ectopic
+        keep = _kept(prev_rr_s, ectopic, self._last_ectopic)
         kept = prev_rr_s[keep]
-        flags = af_like(kept, self._rr, self.window, self.trim)
-        at = np.cumsum(keep) - 1
-        out = np.where(at >= 0, flags[np.maximum(at, 0)] if len(flags) else False, self._last_flag)
+        out = _on_beats(af_like(kept, self._rr, self.window, self.trim), keep, self._last_flag)
         if len(out):
             self._last_flag = bool(out[-1])
+            self._last_ectopic = ectopic is not None and bool(np.asarray(ectopic).ravel()[-1])
         rr = np.concatenate([self._rr, kept])
         self._rr = rr[len(rr) - min(len(rr), self.window - 1):]
-        return out.astype(bool)
+        return out
 
 
 def af_like_by_record(prev_rr_s: np.ndarray, record: np.ndarray, sample: np.ndarray,
