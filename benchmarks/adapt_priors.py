@@ -2,13 +2,15 @@
 
 Each DS2 record's beat probabilities are re-weighted to that patient's class mix, estimated by EM
 from the probabilities themselves (unlabelled; Saerens et al. 2002). The settings (EM steps,
-strength of the pull towards the training mix, classes held at their training share) are chosen
-on the DS1 *validation* records of each kept run (each model on its own held-out records, pooled,
-by macro-F1 over N, S, V, F); DS2 is used only to report. Reported: every single model and every
-ensemble of ``--size`` consecutive seeds, without adaptation, with the setting validation prefers
-among the adapted ones, and with ``--also`` settings named on the command line (for comparison,
-not selection). ``--af-gate`` then moves the S probability of beats in an atrial-fibrillation-like
-rhythm to N (:func:`ecgbeat.predict.gate_af`), after any adaptation, on validation and test alike.
+strength of the pull towards the training mix, classes held at their training share) are chosen on
+the DS1 *validation* records of each kept run (each model on its own held-out records, pooled, by
+macro-F1 over N, S, V, F; ``--validate folds``: one ensemble per distinct set of validation records,
+the mean of every run validated on it, each set's beats counted once); DS2 is used only to report.
+Reported: every single model and every ensemble of ``--size`` consecutive seeds, without adaptation,
+with the setting validation prefers among the adapted ones, and with ``--also`` settings named on
+the command line (for comparison, not selection). ``--af-gate`` then moves the S probability of
+beats in an atrial-fibrillation-like rhythm to N (:func:`ecgbeat.predict.gate_af`), after any
+adaptation, on validation and test alike.
 
 Needs the checkpoints of ``benchmarks/accuracy.py --splits inter --keep-runs DIR``::
 
@@ -58,6 +60,18 @@ def where(beats, af_gate: bool, skip_ectopic: bool = True) -> dict:
             "skip_ectopic": skip_ectopic}
 
 
+def fold_ensembles(runs) -> list[dict]:
+    """One entry per distinct set of validation records: the mean validation probabilities and training
+    mix of the runs validated on it (they share its beats: same records, same order). Seeds whose
+    validation folds coincide then count once, and the score is that of ensembles, as deployed."""
+    by_fold: dict[tuple, list[dict]] = {}
+    for r in runs:
+        by_fold.setdefault(tuple(r["val_records"]), []).append(r)
+    return [{"val": np.mean([r["val"] for r in rs], axis=0), "prior": np.mean([r["prior"] for r in rs], axis=0),
+             "val_y": rs[0]["val_y"], "val_beats": rs[0]["val_beats"], "val_records": list(fold),
+             "n_runs": len(rs)} for fold, rs in sorted(by_fold.items())]
+
+
 def name(setting) -> str:
     if setting is None:
         return "no adaptation"
@@ -88,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(as before 2026-11-30)")
     p.add_argument("--causal", action="store_true",
                    help="each beat's class mix from its record's earlier beats only (what analyze and stream do)")
+    p.add_argument("--validate", choices=("runs", "folds"), default="runs",
+                   help="runs: every run on its own validation records, pooled (a fold shared by several seeds "
+                        "counts that often); folds: one ensemble per distinct validation-record set (the mean of "
+                        "the runs validated on it), each set counted once")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -120,17 +138,18 @@ def main(argv: list[str] | None = None) -> int:
             for name_, path in members:
                 model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
-                runs[seed, name_] = {"prior": prior,
+                runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_beats": where(split.val, args.af_gate, not args.keep_ectopic),
                                      "test": predict_proba(model, split.test)}
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic)
-        yv = np.concatenate([r["val_y"] for r in runs.values()])
+        scored = list(runs.values()) if args.validate == "runs" else fold_ensembles(runs.values())
+        yv = np.concatenate([r["val_y"] for r in scored])
         val = []
         for setting in [None, *GRID]:
             pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, args.causal).argmax(1)
-                                   for r in runs.values()])
+                                   for r in scored])
             val.append({"setting": name(setting), "raw": setting,
                         "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
                                                        zero_division=0))})
@@ -154,20 +173,27 @@ def main(argv: list[str] | None = None) -> int:
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
                          "ensembles_summary": mean_std(ensembles) if ensembles else None})
         results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
+                               "validation_sets": [{"records": r["val_records"], "runs": r["n_runs"]}
+                                                   for r in fold_ensembles(runs.values())],
                                "validation": [
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
             "af_gate_skips_ectopic": args.af_gate and not args.keep_ectopic, "causal": args.causal,
+            "validate": args.validate,
             "command": "python benchmarks/adapt_priors.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
     lines = ["# Per-patient class-mix adaptation, inter-patient split (DS1 -> DS2)", "",
              f"Generated {meta['date']} by `{meta['command']}` (commit `{commit}`"
              f"{', uncommitted changes' if dirty else ''}). Each DS2 record's probabilities re-weighted to "
              "its class mix, estimated by EM from its own unlabelled beats (`ecgbeat.predict.adapt_priors`). "
-             "Settings scored on the DS1 validation records of each run (macro-F1 over N, S, V, F, "
-             "pooled); DS2 only reports. EC57, Q left out, %, mean ± std."
+             + ("Settings scored on the DS1 validation records of each run (macro-F1 over N, S, V, F, "
+                "pooled); " if args.validate == "runs" else
+                "Settings scored on DS1 validation by fold: one ensemble (the mean of the runs validated on "
+                "it) per distinct set of validation records, each counted once (macro-F1 over N, S, V, F, "
+                "pooled); ")
+             + "DS2 only reports. EC57, Q left out, %, mean ± std."
              + (" **AF gate on**: after any adaptation, the S probability of beats in an atrial-fibrillation-"
                 "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N"
                 + (", the detector keeping the RR intervals next to beats called V." if args.keep_ectopic else
@@ -178,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",
-                  f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}).", "",
+                  f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}). "
+                  "Validation record sets (runs validated on each): " + "; ".join(
+                      f"{', '.join(v['records'])} ({v['runs']})" for v in res["validation_sets"]) + ".", "",
                   "| setting | val macro-F1 | models | accuracy | N Se / +P | S Se / +P | V Se / +P | F Se / +P |",
                   "|---|---:|---|---:|---|---|---|---|"]
         for row in res["rows"]:

@@ -157,6 +157,36 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert "AF gate on" in (out / "ap_gate.md").read_text() and "Causal adaptation" in (out / "ap_gate.md").read_text()
     plain, gate = res["rows"][0]["singles"], gated["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]
     assert all(g["S_se"] <= p["S_se"] for g, p in zip(gate, plain))
+    # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
+         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--validate", "folds",
+         "--out", str(out), "--stem", "ap_folds", "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    folds = json.loads((out / "ap_folds.json").read_text())
+    sets = folds["results"]["cnn_lstm+lstm"]["validation_sets"]
+    assert folds["meta"]["validate"] == "folds" and res["validation_sets"] == sets
+    assert sorted(r for v in sets for r in v["records"]) == ["101", "106"] and [v["runs"] for v in sets] == [2, 2]
+    assert [v["setting"] for v in folds["results"]["cnn_lstm+lstm"]["validation"]] == \
+        [v["setting"] for v in res["validation"]]
+    assert "by fold" in (out / "ap_folds.md").read_text()
+
+
+def test_fold_ensembles_count_each_validation_set_once():
+    """adapt_priors.fold_ensembles: runs sharing validation records become one mean-probability entry."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from adapt_priors import fold_ensembles
+
+    def run(records, value, n=3):
+        return {"val_records": records, "val": np.full((n, 2), value), "prior": np.array([value, 1 - value]),
+                "val_y": np.zeros(n, int), "val_beats": {"record": np.array(records * n)[:n]}}
+
+    got = fold_ensembles([run(["101", "209"], 0.2), run(["106"], 0.5, n=2), run(["101", "209"], 0.4)])
+    assert [g["val_records"] for g in got] == [["101", "209"], ["106"]] and [g["n_runs"] for g in got] == [2, 1]
+    np.testing.assert_allclose(got[0]["val"], 0.3)
+    np.testing.assert_allclose(got[0]["prior"], [0.3, 0.7])
+    assert got[1]["val"].shape == (2, 2) and len(got[0]["val_y"]) == 3
 
 
 def test_af_detection_benchmark(mitdb, tmp_path):
