@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = sorted(by_seed)
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
-        for setting in [None, chosen, *also]:
+        for setting in [None, chosen, *(a for a in also if a != chosen)]:  # each setting once
             singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["prior"], setting, args.causal),
                                 test.classes) for r in runs.values()]
             ensembles = []
