@@ -160,8 +160,9 @@ def test_cli_ensemble_averages_the_members_on_real_beats(mitdb, tmp_path):
     assert len(pd.read_csv(tmp_path / "a" / "208_beats.csv")) > 2500
     summary = json.loads((tmp_path / "a" / "208_summary.json").read_text())
     assert summary["adapt"] == "2:500:FQ" and summary["af_gate"] is True
-    # the irregular rhythm leaves out the intervals next to the beats labelled V: 208's ventricular
-    # ectopy, irregular over more than half its beats with them, is then much less so
+    # the irregular rhythm (with --af-gate the gate's flags, computed from the V calls before the gate)
+    # leaves out the intervals next to V beats: 208's ventricular ectopy, irregular over more than
+    # half its beats with them, is then much less so
     from ecgbeat.dsp.rhythm import af_like
 
     table = pd.read_csv(tmp_path / "a" / "208_beats.csv")

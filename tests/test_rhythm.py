@@ -242,7 +242,9 @@ def test_analyze_and_stream_with_the_gate(mitdb):
     in_summary = af_like(rr, ectopic=plain.label == "V")  # the summary leaves out the beats labelled V
     assert irregular["percent_of_beats"] == pytest.approx(100 * in_summary.mean(), abs=1e-3)
     assert sum(e["n_beats"] for e in irregular["episodes"]) == in_summary.sum() and irregular["episodes"]
-    assert gated.summary["irregular_rhythm"]["episodes"]
+    gate_flags = af_like(rr, ectopic=v)  # with the gate, the summary reports the flags it used
+    assert gated.summary["irregular_rhythm"]["percent_of_beats"] == pytest.approx(100 * gate_flags.mean(), abs=1e-3)
+    assert sum(e["n_beats"] for e in gated.summary["irregular_rhythm"]["episodes"]) == gate_flags.sum()
     sc = StreamClassifier(model, sig.fs, config)
     beats = []
     for i in range(0, len(sig.signal_mV), 467):
@@ -252,7 +254,10 @@ def test_analyze_and_stream_with_the_gate(mitdb):
     streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
                          for b in beats])
     assert np.allclose(streamed, gated.proba, atol=1e-5, equal_nan=True)
+    assert [b["irregular_rhythm"] for b in beats] == gate_flags.tolist()  # each streamed beat says it too
     assert len(sc._rhythm._rr) <= 127
+    plain_stream = StreamClassifier(model, sig.fs, AnalyzeConfig(scaling="causal"))
+    assert all("irregular_rhythm" not in b for b in plain_stream.push(sig.signal_mV[: 20 * 360]))
 
 
 def test_summary_leaves_out_the_intervals_of_beats_labelled_v(mitdb):

@@ -180,14 +180,14 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     t2 = time.perf_counter()
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
-    proba = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config),
-                     class_mix_adapter(meta, config))
+    proba, af = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config),
+                         class_mix_adapter(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
     segments = mask_runs(bad)
     summary = {**_header(sig, meta, config),
-               **rhythm_summary(peaks, label, sig.fs, len(sig.signal_mV), segments, classes, config)}
+               **rhythm_summary(peaks, label, sig.fs, len(sig.signal_mV), segments, classes, config, af)}
     if len(sig.ann_sample):
         summary["reference"] = compare_with_reference(peaks, label, sig.ann_sample, sig.ann_symbol,
                                                       sig.fs, classes)
@@ -498,8 +498,9 @@ def patient_context(model, meta: dict) -> PatientContext | None:
 
 def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
              context: PatientContext | None = None, rhythm: RhythmTracker | None = None,
-             adapter=None) -> np.ndarray:
-    """Probabilities (n, n_classes) of the readable beats; NaN rows for the others.
+             adapter=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities (n, n_classes) of the readable beats (NaN rows for the others), and with
+    ``rhythm`` each beat's atrial-fibrillation-like flag, the one the AF gate used (else None).
 
     ``context`` (:func:`patient_context`), ``adapter`` (a :class:`~ecgbeat.predict.CausalAdapter`,
     :func:`class_mix_adapter`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
@@ -522,10 +523,11 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
         proba[idx] = predict_proba(model, beats)
     if adapter is not None:
         proba = adapter.update(proba).astype(np.float32)
+    af = None
     if rhythm is not None:
         af = rhythm.update(rr_s[:, 0], ventricular_calls(proba, classes))
         proba[idx] = gate_af(proba[idx], af[idx], classes)
-    return proba
+    return proba, af
 
 
 def class_mix_adapter(meta: dict, config: AnalyzeConfig):
@@ -579,7 +581,8 @@ def mask_runs(bad: np.ndarray, offset: int = 0) -> list[tuple[int, int]]:
 
 
 def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: int,
-                   unreadable: list, classes: tuple[str, ...], config: AnalyzeConfig) -> dict:
+                   unreadable: list, classes: tuple[str, ...], config: AnalyzeConfig,
+                   irregular: np.ndarray | None = None) -> dict:
     """Beat counts, heart rate, ectopic burden, ectopic runs, pauses and unreadable segments.
 
     Parameters
@@ -595,6 +598,9 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
         Unreadable [start, stop) ranges.
     classes : tuple of str
     config : AnalyzeConfig
+    irregular : ndarray of bool, optional
+        Per beat, the atrial-fibrillation-like flag the AF gate used (:func:`classify`); without
+        it the flags are computed here from the labels.
 
     Returns
     -------
@@ -606,7 +612,8 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
         and length), ``pauses`` (RR > ``pause_s``), ``unreadable_segments`` and
         ``irregular_rhythm``: the beats in an irregularly irregular, atrial-fibrillation-like stretch
         of RR intervals (:func:`ecgbeat.dsp.rhythm.af_like`, leaving out the intervals next to
-        beats labelled V, as ``AnalyzeConfig.af_gate`` does) as a percentage and as episodes; the
+        beats labelled V; with ``irregular``, the gate's own flags, whose detector left out the
+        intervals next to the beats called V before the gate) as a percentage and as episodes; the
         detector needs 128 intervals, so an episode is reported up to 128 beats after its onset. RR
         intervals and ectopic patterns never span an unreadable segment or an unreadable beat.
     """
@@ -624,8 +631,11 @@ def rhythm_summary(sample: np.ndarray, label: np.ndarray, fs: float, n_samples: 
     pauses = [{"start_s": round(sample[i] / fs, 3), "duration_s": round(float(rr_s[i]), 3)}
               for i in np.flatnonzero(linked & (rr_s > config.pause_s))]
     bad_s = sum(b - a for a, b in unreadable) / fs
-    irregular = (af_like(np.concatenate([[np.nan], rr_s]), ectopic=label == "V") if len(sample)
-                 else np.zeros(0, dtype=bool))
+    if irregular is None:
+        irregular = (af_like(np.concatenate([[np.nan], rr_s]), ectopic=label == "V") if len(sample)
+                     else np.zeros(0, dtype=bool))
+    elif len(irregular) != len(sample):
+        raise ValueError(f"{len(sample)} beats but {len(irregular)} irregular-rhythm flags")
     return {
         "n_beats": int(len(sample)), "beats_per_class": counts,
         "heart_rate_bpm": _heart_rate(rr_s, linked),

@@ -306,12 +306,16 @@ class StreamClassifier:
             ok &= (self._peaks_t[ready] // p.window) * p.window >= self._y0
         lo = max(0, int(ready[0]) - 11)
         rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
-        proba = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm,
-                         self._adapter)
+        proba, af = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm,
+                             self._adapter)
         labels = labels_of(proba, self.classes)
-        return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
-                          latency_s=(self._n - self._peaks_in[k]) / p.fs_in)
-                for k, lab, pr in zip(ready, labels, proba)]
+        out = [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
+                         latency_s=(self._n - self._peaks_in[k]) / p.fs_in)
+               for k, lab, pr in zip(ready, labels, proba)]
+        if af is not None:  # the AF gate's rhythm flag, beside the class it shaped
+            for beat, flag in zip(out, af):
+                beat["irregular_rhythm"] = bool(flag)
+        return out
 
     def _trim(self) -> None:
         """Drop samples and peaks no later decision can need (bounded memory)."""
