@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "test": predict_proba(model, split.test)}
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic)
-        scored = list(runs.values()) if args.validate == "runs" else fold_ensembles(runs.values())
+        folds = fold_ensembles(runs.values())
+        scored = list(runs.values()) if args.validate == "runs" else folds
         yv = np.concatenate([r["val_y"] for r in scored])
         val = []
         for setting in [None, *GRID]:
@@ -173,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
                          "ensembles_summary": mean_std(ensembles) if ensembles else None})
         results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
-                               "validation_sets": [{"records": r["val_records"], "runs": r["n_runs"]}
-                                                   for r in fold_ensembles(runs.values())],
+                               "validation_sets": [{"records": f["val_records"], "runs": f["n_runs"]} for f in folds],
                                "validation": [
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
     commit, dirty = git_info()

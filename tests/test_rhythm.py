@@ -280,6 +280,13 @@ def test_summary_leaves_out_the_intervals_of_beats_labelled_v(mitdb):
             no_v = np.where(label == "V", "N", label)
             again = rhythm_summary(sample, no_v, ann.fs, int(sample[-1]) + 1, [], CLASSES, AnalyzeConfig())
             assert again["irregular_rhythm"]["percent_of_beats"] > 20.0
+            given = np.zeros(len(sample), dtype=bool)  # flags given (the gate's): reported as they are
+            given[100:150] = True
+            told = rhythm_summary(sample, label, ann.fs, int(sample[-1]) + 1, [], CLASSES, AnalyzeConfig(), given)
+            assert told["irregular_rhythm"]["episodes"][0]["n_beats"] == 50
+            assert told["irregular_rhythm"]["episodes"][0]["start_s"] == round(sample[100] / ann.fs, 3)
+            with pytest.raises(ValueError, match="irregular-rhythm flags"):
+                rhythm_summary(sample, label, ann.fs, int(sample[-1]) + 1, [], CLASSES, AnalyzeConfig(), given[1:])
 
 
 def test_summary_of_sinus_rhythm_has_no_irregular_stretch(mitdb):
