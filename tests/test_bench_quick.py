@@ -129,12 +129,16 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
                 "split": "inter", "seed": seed}
         save_checkpoint(runs / f"inter-seed{seed}-{name}" / "model", create_model(name, hidden_size=8), meta)
     out = tmp_path / "results"
-    proc = subprocess.run(  # --mix: one family, each ensemble holds both models of its seeds
-        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
-         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--also", "1:3000:FQ",
-         "--out", str(out), "--stem", "ap", "--mitdb", str(mitdb)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+    def adapt_priors(stem, *options):  # --mix: one family, each ensemble holds both models of its seeds
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
+             "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", *options,
+             "--out", str(out), "--stem", stem, "--mitdb", str(mitdb)],
+            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+
+    adapt_priors("ap", "--also", "1:3000:FQ")
     res = json.loads((out / "ap.json").read_text())["results"]["cnn_lstm+lstm"]
     assert res["seeds"] == [0, 1] and res["groups"] == [[0, 1]] and res["members"] == ["cnn_lstm", "lstm"]
     assert len(res["validation"]) == 46  # no adaptation + the 45-setting grid
@@ -147,24 +151,14 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert all(len(r["singles"]) == 4 and len(r["ensembles"]) == 1 for r in res["rows"])
     assert "best adapted on validation" in (out / "ap.md").read_text()
     # --af-gate (after any adaptation; it can only take S calls away: no adaptation row), --causal
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
-         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--af-gate", "--causal",
-         "--out", str(out), "--stem", "ap_gate", "--mitdb", str(mitdb)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    adapt_priors("ap_gate", "--af-gate", "--causal")
     gated = json.loads((out / "ap_gate.json").read_text())
     assert gated["meta"]["af_gate"] is True and gated["meta"]["causal"] is True
     assert "AF gate on" in (out / "ap_gate.md").read_text() and "Causal adaptation" in (out / "ap_gate.md").read_text()
     plain, gate = res["rows"][0]["singles"], gated["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]
     assert all(g["S_se"] <= p["S_se"] for g, p in zip(gate, plain))
     # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
-         "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--validate", "folds",
-         "--out", str(out), "--stem", "ap_folds", "--mitdb", str(mitdb)],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    adapt_priors("ap_folds", "--validate", "folds")
     folds = json.loads((out / "ap_folds.json").read_text())
     sets = folds["results"]["cnn_lstm+lstm"]["validation_sets"]
     assert folds["meta"]["validate"] == "folds" and res["validation_sets"] == sets
