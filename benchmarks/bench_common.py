@@ -19,19 +19,19 @@ def default_mitdb() -> Path:
 
 
 def git_info() -> tuple[str | None, bool | None]:
-    """Short commit of the repository these scripts are in, and whether its tracked files other than
-    the benchmark results (which earlier benchmark runs rewrite) have uncommitted changes. Both come
-    from that one repository (a clone run with another tree's installed package records the clone)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=REPO).stdout.strip()
+    """Short commit of the repository these scripts are in (``ecgbeat.pipeline.git_commit``), and
+    whether its tracked files other than the benchmark results (which earlier benchmark runs rewrite)
+    have uncommitted changes. Both come from that one repository, so a clone run with another tree's
+    installed package records the clone."""
+    from ecgbeat.pipeline import git_commit
 
     try:
-        commit = git("rev-parse", "--short", "HEAD") or None
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results"))
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                     ":(exclude)benchmarks/results"],
+                                    capture_output=True, text=True, timeout=10, cwd=REPO).stdout.strip())
     except Exception:
-        return None, None
-    return commit, dirty
+        dirty = None
+    return git_commit(REPO), dirty
 
 
 def cpu_name() -> str:

@@ -201,8 +201,7 @@ def test_af_detection_benchmark(mitdb, tmp_path):
     assert "| 203 | DS1 |" in (out / "af_detection.md").read_text()
 
 
-
-def test_analyze_benchmark_records_its_provenance(monkeypatch):
+def test_analyze_benchmark_records_its_provenance(monkeypatch, tmp_path):
     """benchmarks/analyze.py writes the git commit and the command beside its numbers."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import analyze as bench_analyze
@@ -213,3 +212,6 @@ def test_analyze_benchmark_records_its_provenance(monkeypatch):
     assert env["git_commit"] and isinstance(env["git_dirty"], bool)
     text = bench_analyze.markdown({"environment": env}, "x")
     assert f"`python benchmarks/analyze.py --only accuracy` (commit `{env['git_commit']}`" in text
+    from ecgbeat.pipeline import git_commit  # the commit of the repository asked for, not the package's
+
+    assert git_commit(REPO) == env["git_commit"] and git_commit(tmp_path) is None

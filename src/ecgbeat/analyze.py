@@ -558,13 +558,15 @@ def labels_of(proba: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
 
 
 def beat_dict(sample: int, fs: float, label: str, proba_row: np.ndarray, classes: tuple[str, ...],
-              latency_s: float | None = None) -> dict:
-    """The JSON-ready record of one beat."""
+              latency_s: float | None = None, irregular_rhythm: bool | None = None) -> dict:
+    """The JSON-ready record of one beat; ``irregular_rhythm``: the AF gate's flag, when it ran."""
     out = {"sample": int(sample), "time_s": round(sample / fs, 4), "class": label,
            "probabilities": None if label == UNREADABLE else
            {c: round(float(p), 5) for c, p in zip(classes, proba_row)}}
     if latency_s is not None:
         out["latency_s"] = round(float(latency_s), 4)
+    if irregular_rhythm is not None:
+        out["irregular_rhythm"] = bool(irregular_rhythm)
     return out
 
 

@@ -181,10 +181,11 @@ def environment() -> dict:
             "git_commit": git_commit()}
 
 
-def git_commit() -> str | None:
+def git_commit(where: str | os.PathLike | None = None) -> str | None:
+    """Short commit of the repository at ``where`` (default: the one this package is in), or None."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, cwd=Path(__file__).parent)
+                             timeout=5, cwd=where or Path(__file__).parent)
         return out.stdout.strip() or None
     except Exception:
         return None

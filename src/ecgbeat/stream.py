@@ -309,13 +309,10 @@ class StreamClassifier:
         proba, af = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm,
                              self._adapter)
         labels = labels_of(proba, self.classes)
-        out = [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
-                         latency_s=(self._n - self._peaks_in[k]) / p.fs_in)
-               for k, lab, pr in zip(ready, labels, proba)]
-        if af is not None:  # the AF gate's rhythm flag, beside the class it shaped
-            for beat, flag in zip(out, af):
-                beat["irregular_rhythm"] = bool(flag)
-        return out
+        flags = [None] * len(ready) if af is None else af  # the AF gate's rhythm flag, beside the class it shaped
+        return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
+                          latency_s=(self._n - self._peaks_in[k]) / p.fs_in, irregular_rhythm=flag)
+                for k, lab, pr, flag in zip(ready, labels, proba, flags)]
 
     def _trim(self) -> None:
         """Drop samples and peaks no later decision can need (bounded memory)."""
