@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="runs: every run on its own validation records, pooled (a fold shared by several seeds "
                         "counts that often); folds: one ensemble per distinct validation-record set (the mean of "
                         "the runs validated on it), each set counted once")
+    p.add_argument("--test-runs", type=Path, default=None,
+                   help="report DS2 with these models instead: the refits of the --runs (benchmarks/refit.py, same "
+                        "folder names); the setting is still chosen on the --runs' validation records")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -141,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
                 runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_beats": where(split.val, args.af_gate, not args.keep_ectopic),
-                                     "test": predict_proba(model, split.test)}
+                                     "test": predict_proba(model, split.test), "test_prior": prior}
+                if args.test_runs:  # the refit reports DS2; its own training mix adapts it
+                    refit, refit_meta = load_checkpoint(args.test_runs / path.parent.name / "model.json")
+                    if refit_meta.get("seed") != meta.get("seed") or refit_meta.get("model") != meta.get("model"):
+                        p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
+                    runs[seed, name_].update(test=predict_proba(refit, split.test),
+                                             test_prior=np.asarray(refit_meta["train_prior"]))
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic)
         folds = fold_ensembles(runs.values())
@@ -159,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
         for setting in [None, chosen, *(a for a in also if a != chosen)]:  # each setting once
-            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["prior"], setting, args.causal),
+            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal),
                                 test.classes) for r in runs.values()]
             ensembles = []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = np.mean([r["test"] for r in members], axis=0)
-                prior = np.mean([r["prior"] for r in members], axis=0)
+                prior = np.mean([r["test_prior"] for r in members], axis=0)
                 ensembles.append(ec57_row(test.y, adjusted(proba, test_beats, prior, setting, args.causal),
                                           test.classes))
             score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
+            "test_runs": str(args.test_runs) if args.test_runs else None,
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
             "af_gate_skips_ectopic": args.af_gate and not args.keep_ectopic, "causal": args.causal,
             "validate": args.validate,
@@ -193,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
                 "Settings scored on DS1 validation by fold: one ensemble (the mean of the runs validated on "
                 "it) per distinct set of validation records, each counted once (macro-F1 over N, S, V, F, "
                 "pooled); ")
-             + "DS2 only reports. EC57, Q left out, %, mean ± std."
+             + "DS2 only reports"
+             + (f" (with the refits in `{args.test_runs}`: each run trained again on its training and validation "
+                "records, stopped after its best validation epoch, `ecgbeat refit`)" if args.test_runs else "")
+             + ". EC57, Q left out, %, mean ± std."
              + (" **AF gate on**: after any adaptation, the S probability of beats in an atrial-fibrillation-"
                 "like rhythm (irregular RR, Dash et al. 2009; `ecgbeat.dsp.rhythm`) moved to N"
                 + (", the detector keeping the RR intervals next to beats called V." if args.keep_ectopic else

@@ -148,6 +148,16 @@ def cmd_train(args) -> None:
         print(f"ensemble of the {len(members)} seeds (mean of their class probabilities): {path}")
 
 
+def cmd_refit(args) -> None:
+    from .pipeline import refit_model
+
+    path, meta = refit_model(args.checkpoint, args.out, mitdb=args.mitdb)
+    source = meta["refit_of"]
+    print(f"checkpoint: {path}  (refit of {source['checkpoint']} on its training and validation beats "
+          f"({meta['split_info']['n_train']}), stopped after its best epoch {source['best_epoch']}, "
+          f"{meta['train_seconds']:.0f} s)")
+
+
 def _seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
@@ -335,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train one model per seed into OUT/seed<S>/ and write their ensemble to "
                         "OUT/model.json (inter-patient split; see `ecgbeat ensemble`)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("refit", help="train a validated run again on its training and validation beats, "
+                       "stopping after its best validation epoch", epilog=EPILOG)
+    p.add_argument("checkpoint", help="model.json of a run trained on MIT-BIH records (train --split ...)")
+    p.add_argument("--mitdb", help="folder with the MIT-BIH records (default: $ECGBEAT_MITDB)")
+    p.add_argument("--out", required=True, help="folder for the refitted model.json/.safetensors, history.json")
+    p.set_defaults(func=cmd_refit)
 
     p = sub.add_parser("evaluate", help="test-set metrics of a checkpoint", epilog=EPILOG)
     p.add_argument("checkpoint", help="model.json (or .safetensors) of a trained model")

@@ -100,7 +100,8 @@ def prepare(spec: DataSpec, out_dir: str | os.PathLike, write_csv: bool = True, 
 def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFAULT_MODEL,
                 model_args: dict | None = None, config: TrainConfig | None = None,
                 resume: bool = False, progress: bool = True,
-                features: str | None = None, template: bool = False) -> tuple[Path, dict]:
+                features: str | None = None, template: bool = False,
+                extra_meta: dict | None = None) -> tuple[Path, dict]:
     """Train a registered model on ``split`` and write ``model.safetensors`` + ``model.json`` and
     ``history.json`` into ``out_dir``. Returns the checkpoint path and its metadata.
 
@@ -108,7 +109,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     beside the beat: "rr" (five RR-interval features, what strong inter-patient methods use) or
     "rr+context" (those and the beat against its patient's recent past); both need beats built
     from recordings, not CSVs. ``template`` gives the model each beat's template (the median of its
-    patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel."""
+    patient's previous beats, :mod:`ecgbeat.dsp.context`) as a second input channel.
+    ``extra_meta``: more keys for ``model.json`` (e.g. what a refit came from)."""
     from .features import FEATURE_SETS, needs_context
     from .predict import class_mix
 
@@ -142,14 +144,58 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "split_info": split.info, "best_epoch": result.best_epoch,
         "val_macro_f1": result.best_val_macro_f1, "train_seconds": round(result.train_seconds, 2),
         "metrics": {"validation": {k: result.history[result.best_epoch - 1][k]
-                                   for k in ("val_loss", "val_acc", "val_macro_f1")}},
+                                   for k in ("val_loss", "val_acc", "val_macro_f1")}}
+        if result.best_val_macro_f1 is not None else {},  # a refit has no validation
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
         "environment": environment(),
+        **(extra_meta or {}),
     }
     write_json_atomic(out / "history.json", result.history)
     path = save_checkpoint(out / "model", result.model, meta)
     return path, meta
+
+
+def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb: str | None = None,
+                progress: bool = True) -> tuple[Path, dict]:
+    """Train a validated run again on all of its training data: its training *and* validation beats.
+
+    The usual last step after model selection (scikit-learn's ``refit``): the run's validation
+    records chose its epoch, and now they train too. Everything else is the run's own, read from its
+    ``model.json``: the records, split and seed (so the same test set), the model and its
+    hyper-parameters, the inputs, and every training setting. Training stops after the run's best
+    validation epoch, within the learning-rate schedule of the run's planned epochs
+    (``TrainConfig.stop_epoch``), and keeps those weights. The new ``model.json`` records what it
+    was refitted from (``refit_of``); it has no validation score of its own.
+    """
+    from .checkpoint import read_checkpoint_meta
+
+    meta = read_checkpoint_meta(checkpoint)
+    info = meta.get("split_info") or {}
+    where = f"{checkpoint}: cannot refit"
+    if meta.get("split") not in ("intra", "inter") or "records" not in info:
+        raise EcgbeatError(f"{where}: it was not trained on MIT-BIH records split by ecgbeat "
+                           f"(split {meta.get('split')!r}); refitting rebuilds that split")
+    if not meta.get("best_epoch") or not meta.get("train_config"):
+        raise EcgbeatError(f"{where}: its model.json has no best epoch or training settings (an ensemble?)")
+    params = BeatParams.from_dict(info.get("beat_params", {}))
+    spec = DataSpec(mitdb=mitdb, records=tuple(info["records"]), split=meta["split"], seed=int(meta["seed"]),
+                    val_fraction=info.get("val_fraction"), val_by=info.get("val_by"), scaling=params.scaling)
+    split = load_split(spec, progress=progress)
+    if split.info.get("val_records") != info.get("val_records") or len(split.val) != info.get("n_val"):
+        raise EcgbeatError(f"{where}: its split does not rebuild the same validation beats "
+                           f"({info.get('val_records')}, {info.get('n_val')} beats)")
+    full = concat([split.train, split.val])
+    refit = Split(train=full, val=full.subset(np.zeros(0, dtype=np.int64)), test=split.test, name=split.name,
+                  seed=split.seed, info={**split.info, "n_train": len(full), "n_val": 0, "val_records": [],
+                                         "refit": True})
+    config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"])})
+    model_args = {k: v for k, v in meta["model_args"].items() if k not in ("n_classes", "n_samples")}
+    refit_of = {"checkpoint": str(Path(checkpoint).resolve()), "best_epoch": int(meta["best_epoch"]),
+                "val_records": info.get("val_records"), "val_by": info.get("val_by"),
+                "val_macro_f1": meta.get("val_macro_f1")}
+    return train_model(refit, out_dir, model_name=meta["model"], model_args=model_args, config=config,
+                       progress=progress, extra_meta={"refit_of": refit_of})
 
 
 def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike,

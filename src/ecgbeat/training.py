@@ -47,6 +47,11 @@ class TrainConfig:
         Random amplitude scaling, baseline wander, Gaussian noise and small time shifts.
     patience : int
         Stop after this many epochs without a better validation macro-F1 (0 = never).
+    stop_epoch : int
+        Stop after this epoch of a run planned for ``epochs`` (the learning-rate schedule still spans
+        all of them) and keep its weights, with or without a validation set: how a validated run is
+        refitted on all of its training data (:func:`ecgbeat.pipeline.refit_model`). 0 = train every
+        epoch and keep the best validation epoch.
     """
 
     epochs: int = 20
@@ -64,6 +69,7 @@ class TrainConfig:
     device: str = "auto"
     max_threads: int = 0
     grad_clip: float = 1.0
+    stop_epoch: int = 0
 
     def __post_init__(self):
         choices = {"class_weight": ("none", "sqrt", "balanced"), "loss": ("cross_entropy", "focal"),
@@ -73,6 +79,8 @@ class TrainConfig:
                 raise EcgbeatError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and self.lr <= 0):
             raise EcgbeatError("epochs and batch_size must be >= 1 and lr > 0")
+        if not 0 <= self.stop_epoch <= self.epochs:
+            raise EcgbeatError(f"stop_epoch must be between 0 and epochs ({self.epochs}), got {self.stop_epoch}")
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -88,7 +96,7 @@ class TrainResult:
     model: nn.Module
     history: list[dict]
     best_epoch: int
-    best_val_macro_f1: float
+    best_val_macro_f1: float | None
     train_seconds: float
     config: TrainConfig
     extra: dict = field(default_factory=dict)
@@ -182,24 +190,26 @@ def _make_scheduler(opt, lr: float, config: TrainConfig, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 
 
-def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainConfig = TrainConfig(),
+def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config: TrainConfig = TrainConfig(),
           out_dir: str | Path | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
-    """Train ``model`` and return it with the weights of its best validation epoch.
+    """Train ``model`` and return it with the weights of its best validation epoch, or of epoch
+    ``config.stop_epoch`` when that is set (then ``val_set`` may be None: no validation).
 
     With ``out_dir``, ``last.pt`` (model, optimiser, scheduler, random state, history) is written
     atomically after every epoch; ``resume=True`` continues from it.
     """
     from tqdm.auto import tqdm
 
-    if len(train_set) == 0 or len(val_set) == 0:
-        raise EcgbeatError("training and validation sets must not be empty")
+    validate = val_set is not None and len(val_set) > 0
+    if len(train_set) == 0 or not (validate or config.stop_epoch):
+        raise EcgbeatError("training and validation sets must not be empty (without validation, give stop_epoch)")
     if config.max_threads:
         torch.set_num_threads(config.max_threads)
     gen = set_seed(config.seed)
     device = resolve_device(config.device)
     model.to(device)
     X_tr, f_tr = inputs_for(model, train_set)
-    X_va, f_va = inputs_for(model, val_set)
+    X_va, f_va = inputs_for(model, val_set) if validate else (None, None)
     loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, gen, config.sampler)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
     weight = None if weight is None else weight.to(device)
@@ -216,7 +226,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
         if state_path is None or not state_path.is_file():
             raise EcgbeatError(f"--resume: no saved training state at {state_path}")
         start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best, config.epochs)
-    for epoch in range(start_epoch, config.epochs + 1):
+    for epoch in range(start_epoch, (config.stop_epoch or config.epochs) + 1):
         t0 = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
@@ -238,24 +248,27 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet, config: TrainC
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}")
-        val_logits = predict_logits(model, X_va, f_va, device=device)
-        val = classification_metrics(val_set.y, val_logits.argmax(1), train_set.classes)
-        val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_set.y)))
+        val = {"val_loss": None, "val_acc": None, "val_macro_f1": None}
+        if validate:
+            val_logits = predict_logits(model, X_va, f_va, device=device)
+            scores = classification_metrics(val_set.y, val_logits.argmax(1), train_set.classes)
+            val = {"val_loss": float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_set.y))),
+                   "val_acc": scores["accuracy"], "val_macro_f1": scores["macro_f1"]}
         elapsed += time.perf_counter() - t0
-        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
-               "val_loss": val_loss, "val_acc": val["accuracy"], "val_macro_f1": val["macro_f1"],
+        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen, **val,
                "lr": opt.param_groups[0]["lr"], "peak_lr": lr, "seconds": elapsed}
         history.append(row)
-        if val["macro_f1"] > best["f1"]:
-            best.update(epoch=epoch, f1=val["macro_f1"],
+        if epoch == config.stop_epoch or (not config.stop_epoch and val["val_macro_f1"] > best["f1"]):
+            best.update(epoch=epoch, f1=val["val_macro_f1"],
                         state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         if progress:
-            tqdm.write(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
-                       f"val_acc {val['accuracy']:.4f}  val_macro_f1 {val['macro_f1']:.4f}"
+            scores = (f"val_loss {val['val_loss']:.4f}  val_acc {val['val_acc']:.4f}  "
+                      f"val_macro_f1 {val['val_macro_f1']:.4f}" if validate else "no validation")
+            tqdm.write(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  {scores}"
                        f"{'  *' if best['epoch'] == epoch else ''}  ({elapsed:.0f} s)")
         if state_path is not None:
             _save_state(state_path, model, opt, sched, gen, epoch, elapsed, history, best, config.epochs)
-        if config.patience and epoch - best["epoch"] >= config.patience:
+        if config.patience and not config.stop_epoch and epoch - best["epoch"] >= config.patience:
             break
     model.load_state_dict(best["state"])
     model.to("cpu")
