@@ -166,6 +166,49 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert [v["setting"] for v in folds["results"]["cnn_lstm+lstm"]["validation"]] == \
         [v["setting"] for v in res["validation"]]
     assert "by fold" in (out / "ap_folds.md").read_text()
+    # --test-runs: DS2 from other checkpoints of the same seeds and models (refits), the choice unchanged
+    refits = tmp_path / "refits"
+    for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):
+        torch.manual_seed(100 + seed)
+        meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
+                "split": "inter", "seed": seed, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}
+        save_checkpoint(refits / f"inter-seed{seed}-{name}" / "model", create_model(name, hidden_size=8), meta)
+    adapt_priors("ap_refit", "--test-runs", str(refits))
+    refit = json.loads((out / "ap_refit.json").read_text())
+    assert refit["meta"]["test_runs"] == str(refits) and "refits" in (out / "ap_refit.md").read_text()
+    assert refit["results"]["cnn_lstm+lstm"]["validation"] == res["validation"]
+    assert refit["results"]["cnn_lstm+lstm"]["rows"][0]["singles"] != res["rows"][0]["singles"]
+    (refits / "inter-seed1-lstm" / "model.json").write_text(
+        (refits / "inter-seed1-lstm" / "model.json").read_text().replace('"seed": 1', '"seed": 7'))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--models", "lstm",
+         "--records", "100,105,101,106", "--test-runs", str(refits), "--out", str(out), "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 2 and "not a refit of" in proc.stderr
+
+
+def test_refit_benchmark_refits_every_kept_run_once(mitdb, tmp_path):
+    """benchmarks/refit.py: each kept run refitted into the same folder name; a second call keeps them."""
+    from ecgbeat.pipeline import DataSpec, load_split, train_model
+    from ecgbeat.training import TrainConfig
+
+    runs, refits = tmp_path / "runs", tmp_path / "refits"
+    split = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "100"), split="inter", seed=0))
+    train_model(split, runs / "inter-seed0-lstm", model_args={"hidden_size": 8},
+                config=TrainConfig(epochs=2, seed=0, max_threads=1), progress=False, features="rr")
+
+    def refit():
+        proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "refit.py"), "--runs", str(runs),
+                               "--out", str(refits), "--mitdb", str(mitdb)],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+        return proc.stdout
+
+    assert "1 refits" in refit() and "0 refits" in refit()
+    meta = json.loads((refits / "inter-seed0-lstm" / "model.json").read_text())
+    assert meta["refit_of"]["checkpoint"] == str((runs / "inter-seed0-lstm" / "model.json").resolve())
+    assert meta["preprocessing"]["features"] == "rr" and meta["model_args"]["hidden_size"] == 8
+    assert meta["split_info"]["n_train"] == split.info["n_train"] + split.info["n_val"]
 
 
 def test_fold_ensembles_count_each_validation_set_once():

@@ -229,3 +229,38 @@ def test_inter_split_validation_grouping_is_recorded(mitdb, tmp_path):
     beat = metas["beat"]
     assert abs(beat["n_val"] / (beat["n_train"] + beat["n_val"]) - beat["val_fraction"]) < 0.01
     assert metas[None]["val_by"] == "record" and metas[None]["val_records"] in (["101"], ["106"])
+
+
+def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):
+    """`ecgbeat refit` trains a validated inter-patient run again on its training and validation
+    records, stops after the run's best epoch, records where it came from, and evaluates on the
+    same test records; a checkpoint it cannot rebuild the split of is a one-line error."""
+    out = run_cli("train", "--mitdb", mitdb, "--records", "101,106,100", "--split", "inter", "--epochs", "2",
+                  "--out", tmp_path / "run")
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("refit", tmp_path / "run" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "refit")
+    assert out.returncode == 0, out.stderr[-2000:]
+    run = json.loads((tmp_path / "run" / "model.json").read_text())
+    refit = json.loads((tmp_path / "refit" / "model.json").read_text())
+    info, rinfo = run["split_info"], refit["split_info"]
+    assert rinfo["n_train"] == info["n_train"] + info["n_val"] and rinfo["n_val"] == 0 and rinfo["val_records"] == []
+    assert rinfo["train_records"] == info["train_records"] == ["101", "106"] and rinfo["n_test"] == info["n_test"]
+    assert refit["refit_of"]["best_epoch"] == run["best_epoch"] == refit["best_epoch"]
+    assert refit["refit_of"]["val_records"] == info["val_records"] and refit["val_macro_f1"] is None
+    assert refit["train_config"]["stop_epoch"] == run["best_epoch"] and refit["seed"] == run["seed"]
+    assert len(json.loads((tmp_path / "refit" / "history.json").read_text())) == run["best_epoch"]
+    assert sum(refit["train_prior"]) == pytest.approx(1.0)
+    out = run_cli("evaluate", tmp_path / "refit" / "model.json", "--mitdb", mitdb, "--records", "101,106,100",
+                  "--out", tmp_path / "ev")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n"] == info["n_test"]
+    # a split that no longer rebuilds the same validation beats, and a checkpoint of CSV beats
+    for name, change in (("moved", {"split_info": {**info, "val_records": ["999"]}}),
+                         ("csv", {"split": "kaggle-csv"})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text(json.dumps({**run, **change}))
+        (tmp_path / name / "model.safetensors").write_bytes((tmp_path / "run" / "model.safetensors").read_bytes())
+        out = run_cli("refit", tmp_path / name / "model.json", "--mitdb", mitdb, "--out", tmp_path / f"{name}_refit")
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "cannot refit" in out.stderr and str(tmp_path / name / "model.json") in out.stderr
+        assert not (tmp_path / f"{name}_refit" / "model.json").exists()

@@ -159,3 +159,30 @@ def test_balanced_sampler_evens_out_the_classes(split):
         torch.manual_seed(3)
         losses.append(train(create_model("lstm"), small, split.val, cfg, progress=False).history[0]["train_loss"])
     assert losses[0] == losses[1] and np.isfinite(losses[0])
+
+
+def test_stop_epoch_keeps_that_epoch_with_or_without_validation(split):
+    """TrainConfig.stop_epoch (what a refit uses): training stops after that epoch of the planned
+    schedule and keeps its weights; validation, when given, changes nothing but the history."""
+    small = split.train.subset(np.arange(0, len(split.train), 4))
+    runs = {}
+    for name, val, stop in (("full", split.val, 0), ("with_val", split.val, 2), ("no_val", None, 2)):
+        torch.manual_seed(3)
+        runs[name] = train(create_model("lstm", hidden_size=16), small, val,
+                           TrainConfig(epochs=3, seed=3, stop_epoch=stop), progress=False)
+    full, with_val, no_val = runs["full"], runs["with_val"], runs["no_val"]
+    assert len(full.history) == 3 and len(with_val.history) == len(no_val.history) == 2
+    assert with_val.best_epoch == no_val.best_epoch == 2
+    # the same steps as the first two epochs of the planned three-epoch run, same learning rates
+    for key in ("train_loss", "lr"):
+        assert [r[key] for r in no_val.history] == [r[key] for r in full.history[:2]] == \
+            [r[key] for r in with_val.history]
+    assert no_val.history[-1]["lr"] > full.history[-1]["lr"]  # stopped inside the schedule
+    for a, b in zip(with_val.model.state_dict().values(), no_val.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert no_val.best_val_macro_f1 is None and no_val.history[-1]["val_macro_f1"] is None
+    assert with_val.best_val_macro_f1 == with_val.history[1]["val_macro_f1"]
+    with pytest.raises(EcgbeatError, match="stop_epoch"):
+        TrainConfig(epochs=3, stop_epoch=4)
+    with pytest.raises(EcgbeatError, match="without validation"):
+        train(create_model("lstm", hidden_size=16), small, None, TrainConfig(epochs=1), progress=False)

@@ -190,12 +190,13 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
                   seed=split.seed, info={**split.info, "n_train": len(full), "n_val": 0, "val_records": [],
                                          "refit": True})
     config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"])})
-    model_args = {k: v for k, v in meta["model_args"].items() if k not in ("n_classes", "n_samples")}
+    model_args = {k: v for k, v in meta["model_args"].items() if k not in ("n_classes", "n_samples", "n_features")}
     refit_of = {"checkpoint": str(Path(checkpoint).resolve()), "best_epoch": int(meta["best_epoch"]),
                 "val_records": info.get("val_records"), "val_by": info.get("val_by"),
                 "val_macro_f1": meta.get("val_macro_f1")}
     return train_model(refit, out_dir, model_name=meta["model"], model_args=model_args, config=config,
-                       progress=progress, extra_meta={"refit_of": refit_of})
+                       progress=progress, features=meta["preprocessing"].get("features"),
+                       extra_meta={"refit_of": refit_of})
 
 
 def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
