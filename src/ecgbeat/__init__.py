@@ -24,7 +24,7 @@ _EXPORTS = {
     "classification_metrics": "metrics", "ec57_metrics": "metrics",
     "predict_proba": "predict", "predict_csv": "predict",
     "DataSpec": "pipeline", "load_split": "pipeline", "prepare": "pipeline",
-    "train_model": "pipeline", "evaluate": "pipeline", "make_plots": "pipeline",
+    "train_model": "pipeline", "refit_model": "pipeline", "evaluate": "pipeline", "make_plots": "pipeline",
     "run_demo": "pipeline",
 }
 
