@@ -164,7 +164,7 @@ def test_balanced_sampler_evens_out_the_classes(split):
 def test_stop_epoch_keeps_that_epoch_with_or_without_validation(split):
     """TrainConfig.stop_epoch (what a refit uses): training stops after that epoch of the planned
     schedule and keeps its weights; validation, when given, changes nothing but the history."""
-    small = split.train.subset(np.arange(0, len(split.train), 4))
+    small = split.train.subset(np.arange(0, len(split.train), 8))
     runs = {}
     for name, val, stop in (("full", split.val, 0), ("with_val", split.val, 2), ("no_val", None, 2)):
         torch.manual_seed(3)
