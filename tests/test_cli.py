@@ -264,3 +264,5 @@ def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert "cannot refit" in out.stderr and str(tmp_path / name / "model.json") in out.stderr
         assert not (tmp_path / f"{name}_refit" / "model.json").exists()
+    out = run_cli("refit", tmp_path / "refit" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "again")
+    assert out.returncode == 2 and "is a refit already" in out.stderr and len(out.stderr.strip().splitlines()) == 1

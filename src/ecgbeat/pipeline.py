@@ -176,6 +176,9 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
     if meta.get("split") not in ("intra", "inter") or "records" not in info:
         raise EcgbeatError(f"{where}: it was not trained on MIT-BIH records split by ecgbeat "
                            f"(split {meta.get('split')!r}); refitting rebuilds that split")
+    if meta.get("refit_of"):
+        raise EcgbeatError(f"{where}: it is a refit already (of {meta['refit_of'].get('checkpoint')}); "
+                           "refit that run instead")
     if not meta.get("best_epoch") or not meta.get("train_config"):
         raise EcgbeatError(f"{where}: its model.json has no best epoch or training settings (an ensemble?)")
     params = BeatParams.from_dict(info.get("beat_params", {}))
