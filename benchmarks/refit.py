@@ -50,9 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(c, o) for c, o in sorted(todo) if not (o / "model.json").is_file()]
     print(f"{len(todo)} refits to run into {args.out}", flush=True)
     mitdb = str(args.mitdb or default_mitdb())
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for done, seconds in pool.map(refit_one, *zip(*todo), [mitdb] * len(todo)) if todo else ():
-            print(f"{done}: {seconds:.0f} s", flush=True)
+    from ecgbeat.errors import EcgbeatError
+
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for done, seconds in pool.map(refit_one, *zip(*todo), [mitdb] * len(todo)) if todo else ():
+                print(f"{done}: {seconds:.0f} s", flush=True)
+    except EcgbeatError as exc:  # a run that cannot be refitted: one line, the refits done so far kept
+        p.exit(2, f"refit.py: error: {exc}\n")
     return 0
 
 

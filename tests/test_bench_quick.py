@@ -209,6 +209,16 @@ def test_refit_benchmark_refits_every_kept_run_once(mitdb, tmp_path):
     assert meta["refit_of"]["checkpoint"] == str((runs / "inter-seed0-lstm" / "model.json").resolve())
     assert meta["preprocessing"]["features"] == "rr" and meta["model_args"]["hidden_size"] == 8
     assert meta["split_info"]["n_train"] == split.info["n_train"] + split.info["n_val"]
+    # a run that cannot be refitted (here: a refit in the runs folder) is one line, exit 2
+    (runs / "inter-seed1-lstm").mkdir()
+    for name in ("model.json", "model.safetensors"):
+        (runs / "inter-seed1-lstm" / name).write_bytes((refits / "inter-seed0-lstm" / name).read_bytes())
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "refit.py"), "--runs", str(runs),
+                           "--out", str(refits), "--mitdb", str(mitdb)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 2 and "is a refit already" in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("refit.py: error:")
+    assert not (refits / "inter-seed1-lstm" / "model.json").exists()
 
 
 def test_fold_ensembles_count_each_validation_set_once():
