@@ -141,16 +141,16 @@ def main(argv: list[str] | None = None) -> int:
             for name_, path in members:
                 model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
+                test_model, test_prior = model, prior
+                if args.test_runs:  # the refit reports DS2; its own training mix adapts it
+                    test_model, test_meta = load_checkpoint(args.test_runs / path.parent.name / "model.json")
+                    if test_meta.get("seed") != meta.get("seed") or test_meta.get("model") != meta.get("model"):
+                        p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
+                    test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_beats": where(split.val, args.af_gate, not args.keep_ectopic),
-                                     "test": predict_proba(model, split.test), "test_prior": prior}
-                if args.test_runs:  # the refit reports DS2; its own training mix adapts it
-                    refit, refit_meta = load_checkpoint(args.test_runs / path.parent.name / "model.json")
-                    if refit_meta.get("seed") != meta.get("seed") or refit_meta.get("model") != meta.get("model"):
-                        p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
-                    runs[seed, name_].update(test=predict_proba(refit, split.test),
-                                             test_prior=np.asarray(refit_meta["train_prior"]))
+                                     "test": predict_proba(test_model, split.test), "test_prior": test_prior}
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic)
         folds = fold_ensembles(runs.values())

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from bench_common import default_mitdb, kept_runs  # noqa: E402  (beside this script)
 
+from ecgbeat.errors import EcgbeatError  # noqa: E402
+
 
 def refit_one(checkpoint: Path, out: Path, mitdb: str) -> tuple[str, float]:
     from ecgbeat.pipeline import refit_model
@@ -50,8 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(c, o) for c, o in sorted(todo) if not (o / "model.json").is_file()]
     print(f"{len(todo)} refits to run into {args.out}", flush=True)
     mitdb = str(args.mitdb or default_mitdb())
-    from ecgbeat.errors import EcgbeatError
-
     try:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for done, seconds in pool.map(refit_one, *zip(*todo), [mitdb] * len(todo)) if todo else ():
