@@ -40,24 +40,39 @@ from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs,
 
 RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4), (2, 3, 4))))
+SELF_TRAIN_GRID = [{"confidence": c, "C": C} for c in (0.5, 0.7, 0.8, 0.9) for C in (0.1, 1.0)]
 
 
-def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool) -> np.ndarray:
+def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool,
+             self_train: dict | None = None) -> np.ndarray:
     """:func:`ecgbeat.predict.adjust_proba` of one run's probabilities on ``beats`` (:func:`where`):
-    adaptation with ``setting`` (None: none), then the AF gate."""
+    adaptation with ``setting`` (None: none), the AF gate, then self-training with ``self_train``."""
     from ecgbeat.labels import CLASSES
     from ecgbeat.predict import adjust_proba
 
     return adjust_proba(proba, beats["record"], beats["sample"], CLASSES, train_prior, setting, causal,
-                        beats["prev_rr"], beats["skip_ectopic"])
+                        beats["prev_rr"], beats["skip_ectopic"], self_train, beats["features"])
 
 
-def where(beats, af_gate: bool, skip_ectopic: bool = True) -> dict:
-    """What :func:`adjusted` needs of a BeatSet: record, sample, and for the AF gate the previous RR."""
+def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None = None) -> float:
+    """Macro-F1 (N, S, V, F) of the validation beats of ``scored`` (runs or fold ensembles), pooled,
+    after :func:`adjusted`."""
+    from sklearn.metrics import f1_score
+
+    y = np.concatenate([r["val_y"] for r in scored])
+    pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, causal, self_train).argmax(1)
+                           for r in scored])
+    return float(f1_score(y, pred, labels=[0, 1, 2, 3], average="macro", zero_division=0))
+
+
+def where(beats, af_gate: bool, skip_ectopic: bool = True, self_train: bool = False) -> dict:
+    """What :func:`adjusted` needs of a BeatSet: record, sample, for the AF gate the previous RR, for
+    self-training the beats' features."""
     from ecgbeat.predict import af_rr
+    from ecgbeat.self_training import self_training_features
 
     return {"record": beats.record, "sample": beats.sample, "prev_rr": af_rr(beats) if af_gate else None,
-            "skip_ectopic": skip_ectopic}
+            "skip_ectopic": skip_ectopic, "features": self_training_features(beats) if self_train else None}
 
 
 def fold_ensembles(runs) -> list[dict]:
@@ -72,12 +87,23 @@ def fold_ensembles(runs) -> list[dict]:
              "n_runs": len(rs)} for fold, rs in sorted(by_fold.items())]
 
 
-def name(setting) -> str:
+def name(setting, self_train: dict | None = None) -> str:
+    st = ("" if self_train is None else
+          f" + self-training (confidence {self_train['confidence']:g}, C {self_train['C']:g})")
     if setting is None:
-        return "no adaptation"
+        return "no adaptation" + st
     iters, strength, fixed = setting
     held = "+".join("NSVFQ"[c] for c in fixed) or "none"
-    return f"{iters} EM step{'s' if iters > 1 else ''}, strength {strength:g}, held: {held}"
+    return f"{iters} EM step{'s' if iters > 1 else ''}, strength {strength:g}, held: {held}" + st
+
+
+def label_of(row: dict, res: dict) -> str:
+    """What validation made of a reported row (for the markdown table)."""
+    if row["self_train"] is not None:
+        return " (chosen on validation)" if row["chosen_by_validation"] else " (best self-training, not kept)"
+    if row["setting"] == res["best_adapted"]:
+        return " (best adapted on validation)" + (", before self-training" if res["self_train_kept"] else "")
+    return ""
 
 
 def parse_setting(text: str):
@@ -109,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-runs", type=Path, default=None,
                    help="report DS2 with these models instead: the refits of the --runs (benchmarks/refit.py, same "
                         "folder names); the setting is still chosen on the --runs' validation records")
+    p.add_argument("--self-train", action="store_true",
+                   help="also score per-patient self-training (ecgbeat.self_training) on top of the chosen "
+                        "setting, its confidence and C chosen on validation; kept when validation improves")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -131,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter")
     if args.records:
         spec = replace(spec, records=tuple(args.records.split(",")))
-    from sklearn.metrics import f1_score
 
     results, lines = {}, []
     for model_name, by_seed in sorted(families(found, args.mix).items()):
@@ -149,43 +177,52 @@ def main(argv: list[str] | None = None) -> int:
                     test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
-                                     "val_beats": where(split.val, args.af_gate, not args.keep_ectopic),
+                                     "val_beats": where(split.val, args.af_gate, not args.keep_ectopic,
+                                                        args.self_train),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}
         test = split.test  # DS2: the same for every seed
-        test_beats = where(test, args.af_gate, not args.keep_ectopic)
+        test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
         folds = fold_ensembles(runs.values())
         scored = list(runs.values()) if args.validate == "runs" else folds
-        yv = np.concatenate([r["val_y"] for r in scored])
-        val = []
-        for setting in [None, *GRID]:
-            pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, args.causal).argmax(1)
-                                   for r in scored])
-            val.append({"setting": name(setting), "raw": setting,
-                        "val_macro_f1": float(f1_score(yv, pred, labels=[0, 1, 2, 3], average="macro",
-                                                       zero_division=0))})
-        chosen = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])["raw"]
+        val = [{"setting": name(setting), "raw": setting, "val_macro_f1": val_score(scored, setting, args.causal)}
+               for setting in [None, *GRID]]
+        best = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])
+        chosen, chosen_st = best["raw"], None
+        self_training = []
+        if args.self_train:  # on top of the chosen setting; kept only when validation improves
+            self_training = [{"setting": name(chosen, st), "self_train": st,
+                              "val_macro_f1": val_score(scored, chosen, args.causal, st)} for st in SELF_TRAIN_GRID]
+            best_st = max(self_training, key=lambda v: v["val_macro_f1"])
+            if best_st["val_macro_f1"] > best["val_macro_f1"]:
+                chosen_st = best_st["self_train"]
         seeds = sorted(by_seed)
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
-        for setting in [None, chosen, *(a for a in also if a != chosen)]:  # each setting once
-            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal),
+        reported = [(s_, None) for s_ in [None, chosen, *(a for a in also if a != chosen)]]  # each setting once
+        if args.self_train:  # the best self-training variant on validation, kept or not
+            reported.insert(2, (chosen, best_st["self_train"]))
+        for setting, st in reported:
+            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal, st),
                                 test.classes) for r in runs.values()]
             ensembles = []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = np.mean([r["test"] for r in members], axis=0)
                 prior = np.mean([r["test_prior"] for r in members], axis=0)
-                ensembles.append(ec57_row(test.y, adjusted(proba, test_beats, prior, setting, args.causal),
+                ensembles.append(ec57_row(test.y, adjusted(proba, test_beats, prior, setting, args.causal, st),
                                           test.classes))
-            score = next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
-            rows.append({"setting": name(setting), "val_macro_f1": score,
-                         "chosen_by_validation": setting == chosen, "singles": singles,
+            score = (next((v["val_macro_f1"] for v in val if v["raw"] == setting), None) if st is None else
+                     best_st["val_macro_f1"])
+            rows.append({"setting": name(setting, st), "val_macro_f1": score, "self_train": st,
+                         "chosen_by_validation": setting == chosen and st == chosen_st, "singles": singles,
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
                          "ensembles_summary": mean_std(ensembles) if ensembles else None})
         results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
                                "validation_sets": [{"records": f["val_records"], "runs": f["n_runs"]} for f in folds],
                                "validation": [
-            {k: v for k, v in x.items() if k != "raw"} for x in val], "rows": rows}
+            {k: v for k, v in x.items() if k != "raw"} for x in val], "self_training": self_training,
+                               "self_train_kept": chosen_st is not None, "best_adapted": name(chosen),
+                               "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "test_runs": str(args.test_runs) if args.test_runs else None,
@@ -213,13 +250,26 @@ def main(argv: list[str] | None = None) -> int:
                    ", the detector leaving out the RR intervals next to beats called V.") if args.af_gate else "")
              + (" **Causal adaptation**: each beat's class mix estimated from its record's earlier beats only "
                 "(`ecgbeat.predict.CausalAdapter`: EM every 32 beats over the last 2,000), as `analyze` and "
-                "`stream` do." if args.causal else ""), ""]
+                "`stream` do." if args.causal else "")
+             + (" **Self-training** (`ecgbeat.self_training`): after the gate, per DS2 record, a balanced logistic "
+                "regression fitted on the record's own confident beats (labelled by the model) averaged with the "
+                "model's probabilities, the gate applied again; "
+                + ("from the record's earlier beats only (refitted every 256 beats on the last 2,000)" if args.causal
+                   else "fitted on each whole record")
+                + "; its confidence threshold and C chosen on validation on top of the chosen adaptation setting, "
+                "kept only when validation macro-F1 improves." if args.self_train else ""), ""]
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",
                   f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}). "
                   "Validation record sets (runs validated on each): " + "; ".join(
-                      f"{', '.join(v['records'])} ({v['runs']})" for v in res["validation_sets"]) + ".", "",
+                      f"{', '.join(v['records'])} ({v['runs']})" for v in res["validation_sets"]) + "."
+                  + ("" if not res["self_training"] else " Self-training on top of the best adapted setting, on "
+                     "validation: " + "; ".join(f"confidence {v['self_train']['confidence']:g}, C "
+                                                f"{v['self_train']['C']:g}: {v['val_macro_f1']:.4f}"
+                                                for v in res["self_training"])
+                     + (" (kept: above the setting alone)." if res["self_train_kept"] else
+                        " (not kept: not above the setting alone).")), "",
                   "| setting | val macro-F1 | models | accuracy | N Se / +P | S Se / +P | V Se / +P | F Se / +P |",
                   "|---|---:|---|---:|---|---|---|---|"]
         for row in res["rows"]:
@@ -227,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 s = row[f"{kind}_summary"]
                 if s is None:
                     continue
-                label = row["setting"] + (" (best adapted on validation)" if row["chosen_by_validation"] else "")
+                label = row["setting"] + label_of(row, res)
                 score = "" if row["val_macro_f1"] is None else f"{row['val_macro_f1']:.4f}"
                 cells = [f"{100 * s[f'{c}_se']:.1f} / {100 * s[f'{c}_ppv']:.1f}" for c in "NSVF"]
                 lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "

@@ -184,18 +184,32 @@ def af_flags(proba: np.ndarray, prev_rr_s: np.ndarray, record: np.ndarray, sampl
 
 def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, classes: tuple[str, ...],
                  train_prior=None, setting=None, causal: bool = False, prev_rr_s: np.ndarray | None = None,
-                 skip_ectopic: bool = True) -> np.ndarray:
+                 skip_ectopic: bool = True, self_train: dict | None = None,
+                 features: np.ndarray | None = None) -> np.ndarray:
     """The per-patient steps after the model, offline, in the order ``analyze``/``stream`` apply them:
     class-mix adaptation with ``setting`` (:func:`parse_adaptation`; each record as a whole, or with
     ``causal`` from its earlier beats, in ``sample`` order), then, where ``prev_rr_s`` (:func:`af_rr`)
-    is given, the AF gate (:func:`gate_af`) on :func:`af_flags` of the adapted probabilities.
-    ``None`` skips a step."""
+    is given, the AF gate (:func:`gate_af`) on :func:`af_flags` of the adapted probabilities, then
+    with ``self_train`` (keyword arguments of :class:`ecgbeat.self_training.SelfTrainer`, ``{}`` for
+    its defaults) per-patient self-training on ``features``
+    (:func:`ecgbeat.self_training.self_training_features`; causal with ``causal``), the AF gate
+    applied again with the same flags. ``None`` skips a step."""
     if setting is not None:
         proba = (adapt_causal_per_record(proba, record, sample, train_prior, setting) if causal
                  else adapt_per_record(proba, record, train_prior, setting))
-    if prev_rr_s is None:
-        return proba
-    return gate_af(proba, af_flags(proba, prev_rr_s, record, sample, classes, skip_ectopic), classes)
+    af = None
+    if prev_rr_s is not None:
+        af = af_flags(proba, prev_rr_s, record, sample, classes, skip_ectopic)
+        proba = gate_af(proba, af, classes)
+    if self_train is not None:
+        from .self_training import self_train_per_record
+
+        if features is None:
+            raise ValueError("self-training needs the beats' self_training_features")
+        proba = self_train_per_record(proba, features, record, sample, causal, **self_train)
+        if af is not None:
+            proba = gate_af(proba, af, classes)
+    return proba
 
 
 def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
