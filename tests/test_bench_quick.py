@@ -157,6 +157,20 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert "AF gate on" in (out / "ap_gate.md").read_text() and "Causal adaptation" in (out / "ap_gate.md").read_text()
     plain, gate = res["rows"][0]["singles"], gated["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]
     assert all(g["S_se"] <= p["S_se"] for g, p in zip(gate, plain))
+    # --self-train: its grid scored on validation on top of the chosen setting, the best variant reported
+    adapt_priors("ap_st", "--af-gate", "--causal", "--self-train")
+    st = json.loads((out / "ap_st.json").read_text())["results"]["cnn_lstm+lstm"]
+    assert st["validation"] == gated["results"]["cnn_lstm+lstm"]["validation"]  # the setting: chosen as before
+    assert len(st["self_training"]) == 8 and all(v["setting"].startswith(st["best_adapted"] + " + self-training")
+                                                for v in st["self_training"])
+    rows = st["rows"]
+    assert [r["self_train"] is not None for r in rows] == [False, False, True] + [False] * (len(rows) - 3)
+    best_st = max(st["self_training"], key=lambda v: v["val_macro_f1"])
+    assert rows[2]["self_train"] == best_st["self_train"] and rows[2]["val_macro_f1"] == best_st["val_macro_f1"]
+    assert st["self_train_kept"] == (best_st["val_macro_f1"] > rows[1]["val_macro_f1"])
+    assert [r["chosen_by_validation"] for r in rows[1:3]] == [not st["self_train_kept"], st["self_train_kept"]]
+    assert len(rows[2]["singles"]) == 4 and len(rows[2]["ensembles"]) == 1  # (untrained models: no confident beats)
+    assert "Self-training" in (out / "ap_st.md").read_text()
     # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
     adapt_priors("ap_folds", "--validate", "folds")
     folds = json.loads((out / "ap_folds.json").read_text())
@@ -268,3 +282,24 @@ def test_analyze_benchmark_records_its_provenance(monkeypatch, tmp_path):
     from ecgbeat.pipeline import git_commit  # the commit of the repository asked for, not the package's
 
     assert git_commit(REPO) == env["git_commit"] and git_commit(tmp_path) is None
+
+
+def test_analyze_benchmark_beat_level_self_training(monkeypatch, mitdb):
+    """benchmarks/analyze.py --self-train: section (a) at the reference R peaks passes the setting on."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import analyze as bench_analyze
+
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.models import create_model
+
+    torch.manual_seed(0)
+    meta = {"classes": list(CLASSES), "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}
+    pair = (create_model("lstm", patch_size=8, num_layers=1, n_features=5).eval(), meta)
+    plain = bench_analyze._beat_level(pair, mitdb, ["119"], True, "5:300:FQ")
+    st = bench_analyze._beat_level(pair, mitdb, ["119"], True, "5:300:FQ", "0.2:1")  # every beat teaches
+    assert plain["n_reference_beats"] == st["n_reference_beats"] > 1900
+    assert st["ec57_matched"] != plain["ec57_matched"]
+    text = bench_analyze.markdown({"environment": bench_analyze._environment(), "self_train": "0.2:1"}, "x")
+    assert "self-training* (`--self-train 0.2:1`" in text

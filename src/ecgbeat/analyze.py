@@ -80,6 +80,9 @@ class AnalyzeConfig:
         Move the S probability of beats in an atrial-fibrillation-like stretch of rhythm to N
         (:func:`ecgbeat.predict.gate_af`, :mod:`ecgbeat.dsp.rhythm`; causal, so a stream agrees).
         The detector leaves out the RR intervals next to beats the model calls V.
+    self_train : str or None
+        "CONFIDENCE:C": per-patient self-training (:class:`ecgbeat.self_training.SelfTrainer`) on
+        the patient's earlier confident beats, after adaptation and the AF gate (applied again).
     """
 
     scaling: str | None = None
@@ -91,6 +94,7 @@ class AnalyzeConfig:
     min_cycles: int = 3
     adapt: str | None = None
     af_gate: bool = False
+    self_train: str | None = None
 
     def __post_init__(self):
         if self.scaling is not None and self.scaling not in SCALINGS:
@@ -181,7 +185,7 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
     proba, af = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config),
-                         class_mix_adapter(meta, config))
+                         class_mix_adapter(meta, config), self_trainer(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -498,14 +502,15 @@ def patient_context(model, meta: dict) -> PatientContext | None:
 
 def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
              context: PatientContext | None = None, rhythm: RhythmTracker | None = None,
-             adapter=None) -> tuple[np.ndarray, np.ndarray | None]:
+             adapter=None, trainer=None) -> tuple[np.ndarray, np.ndarray | None]:
     """Probabilities (n, n_classes) of the readable beats (NaN rows for the others), and with
     ``rhythm`` each beat's atrial-fibrillation-like flag, the one the AF gate used (else None).
 
     ``context`` (:func:`patient_context`), ``adapter`` (a :class:`~ecgbeat.predict.CausalAdapter`,
-    :func:`class_mix_adapter`) and ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
-    AF gate, :func:`rhythm_tracker`) are updated with these beats, which must follow the beats of
-    their earlier updates in time."""
+    :func:`class_mix_adapter`), ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
+    AF gate, :func:`rhythm_tracker`) and ``trainer`` (a :class:`~ecgbeat.self_training.SelfTrainer`,
+    :func:`self_trainer`; after the gate, which is then applied again) are updated with these beats,
+    which must follow the beats of their earlier updates in time."""
     from .predict import gate_af, predict_proba, ventricular_calls
     from .types import BeatSet
 
@@ -527,6 +532,12 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     if rhythm is not None:
         af = rhythm.update(rr_s[:, 0], ventricular_calls(proba, classes))
         proba[idx] = gate_af(proba[idx], af[idx], classes)
+    if trainer is not None and len(idx):
+        from .self_training import self_training_features
+
+        proba[idx] = trainer.update(proba[idx], self_training_features(beats))
+        if af is not None:
+            proba[idx] = gate_af(proba[idx], af[idx], classes)
     return proba, af
 
 
@@ -537,6 +548,15 @@ def class_mix_adapter(meta: dict, config: AnalyzeConfig):
     from .predict import CausalAdapter, parse_adaptation, train_prior_of
 
     return CausalAdapter(train_prior_of(meta), parse_adaptation(config.adapt, tuple(meta["classes"])))
+
+
+def self_trainer(meta: dict, config: AnalyzeConfig):
+    """A fresh :class:`~ecgbeat.self_training.SelfTrainer` when ``config.self_train`` is set; else None."""
+    if not config.self_train:
+        return None
+    from .self_training import SelfTrainer, parse_self_training
+
+    return SelfTrainer(len(meta["classes"]), **parse_self_training(config.self_train))
 
 
 def rhythm_tracker(meta: dict, config: AnalyzeConfig) -> RhythmTracker | None:
@@ -874,7 +894,7 @@ def _header(sig: EcgSignal, meta: dict, config: AnalyzeConfig) -> dict:
             "duration_s": round(sig.duration_s, 3), "model": meta.get("model"),
             "classes": list(meta["classes"]), "beat_params": params.to_dict(),
             "scaling": config.scaling or params.scaling, "adapt": config.adapt, "af_gate": config.af_gate,
-            "warnings": list(sig.warnings)}
+            "self_train": config.self_train, "warnings": list(sig.warnings)}
 
 
 def _safe_name(name: str) -> str:

@@ -203,13 +203,15 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
 
 
 def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
-             adapt: str | None = None, af_gate: bool = False, causal: bool = False) -> dict:
+             adapt: str | None = None, af_gate: bool = False, causal: bool = False,
+             self_train: str | None = None) -> dict:
     """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv.
     ``adapt``: per-patient class-mix adaptation (``causal``: from earlier beats only), ``af_gate``: no
-    S call in an AF-like rhythm (:func:`ecgbeat.predict.evaluate_beats`)."""
+    S call in an AF-like rhythm, ``self_train``: per-patient self-training
+    (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
-    return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal)
+    return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train)
 
 
 def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:

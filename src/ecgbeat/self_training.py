@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import EcgbeatError
 from .features import rr_feature_matrix
 from .types import BeatSet, records_in_time_order
 
@@ -30,7 +31,11 @@ def self_training_features(beats: BeatSet) -> np.ndarray:
     """What the per-patient classifier sees besides the model's probabilities (n_beats, n): the
     RR features (:func:`ecgbeat.features.rr_feature_matrix`), and with a template (beats cut from a
     recording with patient context) the context features and the beat minus its template, else the
-    beat itself, every :data:`MORPHOLOGY_STEP`-th sample."""
+    beat itself, every :data:`MORPHOLOGY_STEP`-th sample. A one-line error for beats without RR
+    intervals (Kaggle CSV rows): the features cannot be made up."""
+    if len(beats) and not np.isfinite(beats.rr_s[:, 0]).any():
+        raise EcgbeatError("self-training needs each beat's RR intervals: beats cut from whole recordings, "
+                           "not Kaggle CSV rows")
     if beats.template is None:
         return np.hstack([rr_feature_matrix(beats), beats.X[:, ::MORPHOLOGY_STEP]]).astype(np.float64)
     from .features import context_feature_matrix
@@ -38,6 +43,19 @@ def self_training_features(beats: BeatSet) -> np.ndarray:
     rr = rr_feature_matrix(beats)
     return np.hstack([rr, context_feature_matrix(beats, rr),
                       (beats.X - beats.template)[:, ::MORPHOLOGY_STEP]]).astype(np.float64)
+
+
+def parse_self_training(text: str) -> dict:
+    """``"CONFIDENCE:C"`` (e.g. ``"0.8:1"``) as :class:`SelfTrainer` keyword arguments; a one-line
+    error otherwise."""
+    parts = str(text).split(":")
+    try:
+        confidence, C = (float(v) for v in parts)
+    except ValueError:
+        confidence = C = float("nan")
+    if len(parts) != 2 or not 0.0 < confidence <= 1.0 or not C > 0:
+        raise EcgbeatError(f"--self-train takes CONFIDENCE:C (0 < confidence <= 1, C > 0; e.g. 0.8:1), got {text!r}")
+    return {"confidence": confidence, "C": C}
 
 
 class SelfTrainer:
