@@ -97,6 +97,33 @@ def name(setting, self_train: dict | None = None) -> str:
     return f"{iters} EM step{'s' if iters > 1 else ''}, strength {strength:g}, held: {held}" + st
 
 
+def record_errors(y: np.ndarray, pred: np.ndarray, record: np.ndarray) -> dict:
+    """Per record, the S and V errors behind an EC57 row (Q beats left out, as EC57 does): S and V
+    calls of beats of another class (false) and S and V beats called something else (missed)."""
+    out = {}
+    for rec in sorted(set(record.tolist())):
+        m = (record == rec) & (y != 4)
+        yy, pp = y[m], pred[m]
+        out[rec] = {}
+        for c, k in (("S", 1), ("V", 2)):
+            out[rec][f"false_{c}"] = int(((pp == k) & (yy != k)).sum())
+            out[rec][f"missed_{c}"] = int(((pp != k) & (yy == k)).sum())
+    return out
+
+
+def error_lines(row: dict) -> list[str]:
+    """Markdown: the records behind most of a row's S and V errors, one count per ensemble."""
+    errs = row["record_errors"]
+    keys = ("false_S", "missed_S", "false_V", "missed_V")
+    totals = {k: [sum(e[r][k] for r in e) for e in errs] for k in keys}
+    worst = sorted(errs[0], key=lambda r: -sum(sum(e[r][k] for k in keys) for e in errs))[:8]
+    lines = [f"Errors of \"{row['setting']}\", per ensemble: " + "; ".join(
+        f"{k.replace('_', ' ')} {' / '.join(map(str, totals[k]))}" for k in keys) + ". The records behind most:", "",
+             "| record | false S | missed S | false V | missed V |", "|---|---|---|---|---|"]
+    lines += [f"| {r} | " + " | ".join(" / ".join(str(e[r][k]) for e in errs) for k in keys) + " |" for r in worst]
+    return lines + [""]
+
+
 def label_of(row: dict, res: dict) -> str:
     """What validation made of a reported row (for the markdown table)."""
     if row["self_train"] is not None:
@@ -204,19 +231,20 @@ def main(argv: list[str] | None = None) -> int:
         for setting, st in reported:
             singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal, st),
                                 test.classes) for r in runs.values()]
-            ensembles = []
+            ensembles, errors = [], []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
-                proba = np.mean([r["test"] for r in members], axis=0)
-                prior = np.mean([r["test_prior"] for r in members], axis=0)
-                ensembles.append(ec57_row(test.y, adjusted(proba, test_beats, prior, setting, args.causal, st),
-                                          test.classes))
+                proba = adjusted(np.mean([r["test"] for r in members], axis=0), test_beats,
+                                 np.mean([r["test_prior"] for r in members], axis=0), setting, args.causal, st)
+                ensembles.append(ec57_row(test.y, proba, test.classes))
+                errors.append(record_errors(test.y, proba.argmax(axis=1), test.record))
             score = (next((v["val_macro_f1"] for v in val if v["raw"] == setting), None) if st is None else
                      best_st["val_macro_f1"])
             rows.append({"setting": name(setting, st), "val_macro_f1": score, "self_train": st,
                          "chosen_by_validation": setting == chosen and st == chosen_st, "singles": singles,
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
-                         "ensembles_summary": mean_std(ensembles) if ensembles else None})
+                         "ensembles_summary": mean_std(ensembles) if ensembles else None,
+                         "record_errors": errors})
         results[model_name] = {"seeds": seeds, "groups": groups, "members": sorted({m for _, m in runs}),
                                "validation_sets": [{"records": f["val_records"], "runs": f["n_runs"]} for f in folds],
                                "validation": [
@@ -283,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "
                              f"{100 * s['accuracy_std']:.2f} | " + " | ".join(cells) + " |")
         lines.append("")
+        lines += error_lines(next(row for row in res["rows"] if row["chosen_by_validation"]))
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines))
     write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "results": results}, indent=1,

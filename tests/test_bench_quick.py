@@ -171,6 +171,16 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert [r["chosen_by_validation"] for r in rows[1:3]] == [not st["self_train_kept"], st["self_train_kept"]]
     assert len(rows[2]["singles"]) == 4 and len(rows[2]["ensembles"]) == 1  # (untrained models: no confident beats)
     assert "Self-training" in (out / "ap_st.md").read_text()
+    # the chosen row's errors per DS2 record, one count set per ensemble, agree with its EC57 row
+    from ecgbeat.datasets import build_beats
+
+    test = build_beats(["100", "105"], mitdb=mitdb)
+    chosen = next(r for r in rows if r["chosen_by_validation"])
+    assert len(chosen["record_errors"]) == 1 and set(chosen["record_errors"][0]) == {"100", "105"}
+    for c, k in (("S", 1), ("V", 2)):
+        missed = sum(e[f"missed_{c}"] for e in chosen["record_errors"][0].values())
+        assert chosen["ensembles"][0][f"{c}_se"] == pytest.approx(1 - missed / (test.y == k).sum())
+    assert "| record | false S | missed S | false V | missed V |" in (out / "ap_st.md").read_text()
     # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
     adapt_priors("ap_folds", "--validate", "folds")
     folds = json.loads((out / "ap_folds.json").read_text())
