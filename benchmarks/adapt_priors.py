@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     for model_name, res in results.items():
         best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",
-                  f"Best on validation overall: {best_val['setting']} (macro-F1 {best_val['val_macro_f1']:.4f}). "
+                  f"Best adaptation setting on validation: {best_val['setting']} (macro-F1 "
+                  f"{best_val['val_macro_f1']:.4f}). "
                   "Validation record sets (runs validated on each): " + "; ".join(
                       f"{', '.join(v['records'])} ({v['runs']})" for v in res["validation_sets"]) + "."
                   + ("" if not res["self_training"] else " Self-training on top of the best adapted setting, on "
@@ -311,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "
                              f"{100 * s['accuracy_std']:.2f} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines += error_lines(next(row for row in res["rows"] if row["chosen_by_validation"]))
+        chosen_row = next(row for row in res["rows"] if row["chosen_by_validation"])
+        if chosen_row["record_errors"]:  # none without an ensemble (fewer seeds than --size)
+            lines += error_lines(chosen_row)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines))
     write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "results": results}, indent=1,

@@ -29,7 +29,8 @@ def test_no_layer_imports_upwards():
         "metrics": ("torch", "ecgbeat.io", "ecgbeat.cli"),
         "models": ("ecgbeat.io", "ecgbeat.training", "ecgbeat.viz", "ecgbeat.cli", "ecgbeat.pipeline"),
         "io": ("torch", "ecgbeat.models", "ecgbeat.training", "ecgbeat.cli"),
-        "self_training": ("torch", "ecgbeat.io", "ecgbeat.models", "ecgbeat.training", "ecgbeat.cli"),
+        "self_training": ("torch", "ecgbeat.io", "ecgbeat.models", "ecgbeat.training", "ecgbeat.predict",
+                          "ecgbeat.analyze", "ecgbeat.stream", "ecgbeat.viz", "ecgbeat.pipeline", "ecgbeat.cli"),
     }
     problems = []
     for path in PKG.rglob("*.py"):

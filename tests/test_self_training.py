@@ -107,14 +107,20 @@ def test_adjust_proba_self_trains_after_the_gate_and_gates_again(small_beats, rn
     from ecgbeat.labels import CLASSES
     from ecgbeat.predict import adjust_proba, af_flags, af_rr
 
-    beats = one_record(small_beats, "201")  # atrial fibrillation episodes
-    proba = rng.dirichlet([8.0, 3.0, 1.0, 0.5, 0.5], size=len(beats))
+    beats = one_record(small_beats, "201")  # atrial fibrillation episodes, and S beats outside them
+    assert (beats.y == 1).sum() > 100
+    proba = hesitant_model(beats.y, rng, np.zeros(len(beats), dtype=bool))  # sure of every beat's class
     F = self_training_features(beats)
     out = adjust_proba(proba, beats.record, beats.sample, CLASSES, prev_rr_s=af_rr(beats), self_train={},
                        features=F)
+    gated = adjust_proba(proba, beats.record, beats.sample, CLASSES, prev_rr_s=af_rr(beats))
+    assert np.abs(out - gated).max() > 1e-3  # a classifier with S among its classes was fitted
     af = af_flags(proba, af_rr(beats), beats.record, beats.sample, CLASSES)
     assert af.sum() > 100
     assert (out[af, 1] == 0).all()  # no S in the fibrillation stretches, after self-training too
+    # without the second gate the classifier would give them some S probability
+    again = self_train_per_record(gated, F, beats.record, beats.sample, causal=False)
+    assert (again[af, 1] > 0).all()
     np.testing.assert_allclose(out.sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="features"):
         adjust_proba(proba, beats.record, beats.sample, CLASSES, self_train={})
@@ -174,14 +180,31 @@ def test_self_training_through_evaluate_analyze_and_stream(mitdb, small_beats):
     assert np.abs(result.proba[readable[256:]] - plain.proba[readable[256:]]).max() > 0.05
     sc = StreamClassifier(pair, sig.fs, config)
     out = []
-    for i in range(0, len(sig.signal_mV), 1000):
-        out += sc.push(sig.signal_mV[i: i + 1000])
+    step = int(0.5 * sig.fs)  # the CLI's default chunk: a first chunk may hold a single beat, without RR
+    for i in range(0, len(sig.signal_mV), step):
+        out += sc.push(sig.signal_mV[i: i + step])
     out += sc.flush()
     streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
                          for b in out])
     assert np.allclose(streamed, result.proba, atol=1e-5, equal_nan=True)
     with pytest.raises(EcgbeatError, match="CONFIDENCE:C"):
         analyze_record(sig, pair, AnalyzeConfig(self_train="1.5:1"))
+    # a model without patient context still gets the patient's template for self-training, as
+    # beats cut offline have it: RR (5) + context (6) + beat minus template (24) features
+    from ecgbeat.self_training import SelfTrainer
+
+    widths, update = [], SelfTrainer.update
+
+    def spy(self, proba, features):
+        widths.append(features.shape[1])
+        return update(self, proba, features)
+
+    SelfTrainer.update = spy
+    try:
+        analyze_record(signal_from_array(sig.signal_mV[: int(60 * sig.fs)], sig.fs, name="232"), pair, config)
+    finally:
+        SelfTrainer.update = update
+    assert widths and set(widths) == {35}
 
 
 def test_cli_self_train_options(mitdb, tmp_path):

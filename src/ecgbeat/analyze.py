@@ -184,8 +184,8 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     t2 = time.perf_counter()
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
-    proba, af = classify(model, meta, X, rr, readable, patient_context(model, meta), rhythm_tracker(meta, config),
-                         class_mix_adapter(meta, config), self_trainer(meta, config))
+    proba, af = classify(model, meta, X, rr, readable, patient_context(model, meta, config),
+                         rhythm_tracker(meta, config), class_mix_adapter(meta, config), self_trainer(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -489,12 +489,15 @@ def beat_rr_features(peaks: np.ndarray, fs: float, config: AnalyzeConfig) -> np.
     return rr
 
 
-def patient_context(model, meta: dict) -> PatientContext | None:
+def patient_context(model, meta: dict, config: AnalyzeConfig | None = None) -> PatientContext | None:
     """A fresh :class:`~ecgbeat.dsp.context.PatientContext` for a model that compares beats with
-    the patient's earlier beats (a template channel or the "rr+context" features); else None."""
+    the patient's earlier beats (a template channel or the "rr+context" features), or for any model
+    when ``config.self_train`` is set (self-training compares each beat with the patient's template,
+    as it does on beats cut offline); else None."""
     from .features import needs_context
 
-    if not needs_context(int(getattr(model, "n_features", 0) or 0), int(getattr(model, "in_channels", 1) or 1)):
+    needed = needs_context(int(getattr(model, "n_features", 0) or 0), int(getattr(model, "in_channels", 1) or 1))
+    if not needed and not (config is not None and config.self_train):
         return None
     params = beat_params(meta)
     return PatientContext(params.template_beats, params.long_rr_beats)

@@ -76,6 +76,10 @@ AF_GATE_HELP = ("move the S probability of beats in an atrial-fibrillation-like 
 SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a classifier fitted every 256 beats on the "
                    "patient's earlier beats the model is at least CONFIDENCE sure of, labelled by the model, "
                    "averaged with the model (L2 strength 1/C; e.g. 0.8:1; ecgbeat.self_training)")
+EVALUATE_SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a classifier fitted on the "
+                            "record's beats the model is at least CONFIDENCE sure of, labelled by the model, "
+                            "averaged with the model (L2 strength 1/C; e.g. 0.8:1); fitted on each whole record, "
+                            "or with --causal every 256 beats on the earlier beats only, as analyze and stream do")
 
 
 def _raw_args(p: argparse.ArgumentParser) -> None:
@@ -177,8 +181,8 @@ def cmd_evaluate(args) -> None:
     from .pipeline import evaluate, load_split
 
     meta = read_checkpoint_meta(args.checkpoint)
-    if args.causal and not args.adapt:
-        raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD")
+    if args.causal and not (args.adapt or args.self_train):
+        raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD or --self-train CONFIDENCE:C")
     if args.adapt:  # a bad setting or a checkpoint without train_prior: refused before the data load
         from .predict import parse_adaptation, train_prior_of
 
@@ -379,10 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-weight each record's probabilities to its own class mix, estimated by EM from "
                         "its unlabelled beats (e.g. 5:300:FQ; see the README)")
     p.add_argument("--causal", action="store_true",
-                   help="with --adapt: each beat's class mix from the patient's earlier beats only (as analyze "
-                        "and stream do), not from the whole record")
+                   help="with --adapt and --self-train: each beat's class mix and classifier from the patient's "
+                        "earlier beats only (as analyze and stream do), not from the whole record")
     p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
-    p.add_argument("--self-train", metavar="CONFIDENCE:C", help=SELF_TRAIN_HELP)
+    p.add_argument("--self-train", metavar="CONFIDENCE:C", help=EVALUATE_SELF_TRAIN_HELP)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify beats of a Kaggle-format CSV")

@@ -258,9 +258,11 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     prev_rr = af_rr(beats) if af_gate else None
     st = features = None
     if self_train:
-        from .self_training import parse_self_training, self_training_features
+        from .self_training import check_self_training_beats, parse_self_training, self_training_features
 
-        st, features = parse_self_training(self_train), self_training_features(beats)
+        st = parse_self_training(self_train)
+        check_self_training_beats(beats)
+        features = self_training_features(beats)
     proba = adjust_proba(predict_proba(model, beats), beats.record, beats.sample, classes, prior, setting,
                          causal, prev_rr, self_train=st, features=features).astype(np.float32)
     y_pred = proba.argmax(axis=1)

@@ -31,11 +31,9 @@ def self_training_features(beats: BeatSet) -> np.ndarray:
     """What the per-patient classifier sees besides the model's probabilities (n_beats, n): the
     RR features (:func:`ecgbeat.features.rr_feature_matrix`), and with a template (beats cut from a
     recording with patient context) the context features and the beat minus its template, else the
-    beat itself, every :data:`MORPHOLOGY_STEP`-th sample. A one-line error for beats without RR
-    intervals (Kaggle CSV rows): the features cannot be made up."""
-    if len(beats) and not np.isfinite(beats.rr_s[:, 0]).any():
-        raise EcgbeatError("self-training needs each beat's RR intervals: beats cut from whole recordings, "
-                           "not Kaggle CSV rows")
+    beat itself, every :data:`MORPHOLOGY_STEP`-th sample. A missing RR interval (a record's first
+    beat) takes the local average, as in :func:`ecgbeat.features.rr_feature_matrix`; for a whole
+    set of beats without any, see :func:`check_self_training_beats`."""
     if beats.template is None:
         return np.hstack([rr_feature_matrix(beats), beats.X[:, ::MORPHOLOGY_STEP]]).astype(np.float64)
     from .features import context_feature_matrix
@@ -43,6 +41,14 @@ def self_training_features(beats: BeatSet) -> np.ndarray:
     rr = rr_feature_matrix(beats)
     return np.hstack([rr, context_feature_matrix(beats, rr),
                       (beats.X - beats.template)[:, ::MORPHOLOGY_STEP]]).astype(np.float64)
+
+
+def check_self_training_beats(beats: BeatSet) -> None:
+    """A one-line error for beats without RR intervals (Kaggle CSV rows): the features of
+    :func:`self_training_features` cannot be made up for them."""
+    if len(beats) and not np.isfinite(beats.rr_s[:, 0]).any():
+        raise EcgbeatError("self-training needs each beat's RR intervals: beats cut from whole recordings, "
+                           "not Kaggle CSV rows")
 
 
 def parse_self_training(text: str) -> dict:

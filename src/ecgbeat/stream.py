@@ -125,7 +125,7 @@ class StreamClassifier:
         self._run_start = None             # open unreadable run (absolute input index)
         self._segments: deque = deque(maxlen=10_000)
         self._finished = False
-        self._context = patient_context(self._model, self._meta)  # template / long-term RR history
+        self._context = patient_context(self._model, self._meta, self.config)  # template / long-term RR history
         self._rhythm = rhythm_tracker(self._meta, self.config)  # RR history of the AF gate
         self._adapter = class_mix_adapter(self._meta, self.config)  # the patient's class mix so far
         self._trainer = self_trainer(self._meta, self.config)  # the patient's own classifier so far
