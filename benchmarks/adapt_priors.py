@@ -98,17 +98,11 @@ def name(setting, self_train: dict | None = None) -> str:
 
 
 def record_errors(y: np.ndarray, pred: np.ndarray, record: np.ndarray) -> dict:
-    """Per record, the S and V errors behind an EC57 row (Q beats left out, as EC57 does): S and V
-    calls of beats of another class (false) and S and V beats called something else (missed)."""
-    out = {}
-    for rec in sorted(set(record.tolist())):
-        m = (record == rec) & (y != 4)
-        yy, pp = y[m], pred[m]
-        out[rec] = {}
-        for c, k in (("S", 1), ("V", 2)):
-            out[rec][f"false_{c}"] = int(((pp == k) & (yy != k)).sum())
-            out[rec][f"missed_{c}"] = int(((pp != k) & (yy == k)).sum())
-    return out
+    """Per record, the S and V errors behind an EC57 row (:func:`ecgbeat.metrics.record_errors`)."""
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import record_errors as errors
+
+    return errors(y, pred, record, CLASSES)
 
 
 def error_lines(row: dict) -> list[str]:

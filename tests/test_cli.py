@@ -172,6 +172,7 @@ def test_train_and_evaluate_on_kaggle_csv_files(demo_run, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n"] == len(pd.read_csv(data / "mitbih_test.csv", header=None))
+    assert "per_record" not in metrics  # Kaggle rows do not say which patient they come from
 
 
 def train_evaluate_analyze(mitdb, tmp_path, records: str, record: str, *train_args) -> dict:

@@ -150,6 +150,10 @@ def test_cli_ensemble_averages_the_members_on_real_beats(mitdb, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     gated = json.loads((tmp_path / "eval_gate" / "metrics.json").read_text())
     assert gated["adapt"] == "2:500:FQ (causal)" and gated["af_gate"] is True
+    # evaluated on several patients: their errors record by record, in metrics.json and report.md
+    assert set(gated["per_record"]) == {"100", "208"}
+    assert sum(r["missed_V"] for r in gated["per_record"].values()) == gated["ec57"]["V"]["fn"]
+    assert "### Per record" in (tmp_path / "eval_gate" / "report.md").read_text()
     gated_p = pd.read_csv(tmp_path / "eval_gate" / "predictions.csv")
     assert (gated_p["p_S"] == 0).sum() > 0 and (gated_p.loc[gated_p["record"] == 100, "p_S"] > 0).all()
     out = run_cli("evaluate", tmp_path / "ens" / "model.json", "--causal", "--out", tmp_path / "eval_bad")

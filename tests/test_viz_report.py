@@ -416,10 +416,37 @@ def test_metrics_markdown_full():
     assert md.endswith("\n") and not md.endswith("\n\n")
 
 
+def test_record_errors_and_their_report_table(small_beats):
+    """Per-record errors (metrics.record_errors) of real beats, and the report's table of them."""
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import ec57_metrics, record_errors
+
+    y = small_beats.y
+    rng = np.random.default_rng(0)
+    pred = np.where(rng.random(len(y)) < 0.1, rng.integers(0, 4, len(y)), y)  # 10 % of beats wrong
+    per = record_errors(y, pred, small_beats.record, CLASSES)
+    assert list(per) == sorted(set(small_beats.record.tolist()))
+    ec = ec57_metrics(y, pred, CLASSES)
+    for c in "SV":  # the records' counts add up to the EC57 counts (Q left out by both)
+        assert sum(r[f"missed_{c}"] for r in per.values()) == ec[c]["fn"]
+        assert sum(r[f"false_{c}"] for r in per.values()) == ec[c]["fp"]
+    assert sum(r["beats"] for r in per.values()) == (y != 4).sum() == ec["n"]
+    m = small_beats.record == "208"
+    keep = m & (y != 4)
+    assert per["208"]["accuracy"] == pytest.approx((pred[keep] == y[keep]).mean())
+    with pytest.raises(ValueError, match="must be 1-D and equal"):
+        record_errors(y, pred[:-1], small_beats.record, CLASSES)
+    md = report.metrics_markdown({**_metrics(full=False), "per_record": per})
+    assert "### Per record" in md and "| Record | Beats | Accuracy | missed S | false S | missed V | false V |" in md
+    worst = max(per, key=lambda r: sum(per[r][k] for k in ("missed_S", "false_S", "missed_V", "false_V")))
+    table = md.split("### Per record")[1]
+    assert table.split("\n")[4].startswith(f"| **{worst}** |")  # most errors first
+
+
 def test_metrics_markdown_uses_only_present_keys():
     md = report.metrics_markdown(_metrics(full=False))
     assert md.startswith("## Evaluation\n")
-    assert "EC57" not in md and "Run:" not in md and "% of each true class" not in md
+    assert "EC57" not in md and "Run:" not in md and "% of each true class" not in md and "Per record" not in md
     md2 = report.metrics_markdown({"accuracy": 0.5})
     assert "50.00%" in md2 and "Per class" not in md2 and "Confusion" not in md2
 

@@ -97,3 +97,28 @@ def coverage_curve(y_true: np.ndarray, proba: np.ndarray,
         rows.append({"threshold": float(th), "coverage": float(kept.mean()),
                      "accuracy": float(correct[kept].mean()) if kept.any() else float("nan")})
     return rows
+
+
+def record_errors(y_true: np.ndarray, y_pred: np.ndarray, record: np.ndarray, classes: tuple[str, ...],
+                  ectopic: tuple[str, ...] = ("S", "V")) -> dict:
+    """Per record (patient), where the errors of an evaluation come from: ``beats``, ``accuracy``,
+    and for each class of ``ectopic`` present in ``classes``, ``missed_<c>`` (beats of ``c`` called
+    something else) and ``false_<c>`` (beats of another class called ``c``). Q beats are left out,
+    as in :func:`ec57_metrics`. Records in sorted order; values plain ints and floats (JSON-ready)."""
+    y_true, y_pred, record = np.asarray(y_true), np.asarray(y_pred), np.asarray(record)
+    if not (y_true.shape == y_pred.shape == record.shape) or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape}, y_pred {y_pred.shape} and record {record.shape} must be 1-D "
+                         "and equal")
+    keep = y_true != classes.index("Q") if "Q" in classes else np.ones(len(y_true), dtype=bool)
+    out = {}
+    for rec in sorted(set(record[keep].tolist())):
+        m = keep & (record == rec)
+        yy, pp = y_true[m], y_pred[m]
+        row = {"beats": int(m.sum()), "accuracy": float((yy == pp).mean())}
+        for c in ectopic:
+            if c in classes:
+                k = classes.index(c)
+                row[f"missed_{c}"] = int(((yy == k) & (pp != k)).sum())
+                row[f"false_{c}"] = int(((yy != k) & (pp == k)).sum())
+        out[str(rec)] = row
+    return out

@@ -12,7 +12,7 @@ from .dsp.rhythm import af_like_by_record
 from .errors import EcgbeatError
 from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
-from .metrics import classification_metrics, coverage_curve, ec57_metrics
+from .metrics import classification_metrics, coverage_curve, ec57_metrics, record_errors
 from .training import INFERENCE_BATCH, predict_logits
 from .types import BeatSet, records_in_time_order
 
@@ -270,6 +270,8 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     if set(classes) >= {"N", "S", "V", "F"}:
         metrics["ec57"] = ec57_metrics(beats.y, y_pred, classes)
     metrics["coverage"] = coverage_curve(beats.y, proba)
+    if len(set(beats.record.tolist()) - {""}) > 1:  # beats of several patients: where the errors are
+        metrics["per_record"] = record_errors(beats.y, y_pred, beats.record, classes)
     for key in ("model", "seed", "split"):
         if key in meta:
             metrics[key] = meta[key]

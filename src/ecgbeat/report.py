@@ -93,7 +93,8 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
         ``accuracy``, ``macro_f1``, ``n``, ``majority_baseline_accuracy``, ``classes`` (list
         of names), ``per_class`` (``{class: {"precision", "sensitivity", "f1", "support"}}``),
         ``confusion_matrix`` (counts, rows = true class), ``confusion_matrix_normalized``
-        (row fractions), ``ec57`` (``{class: {"sensitivity", "ppv", ...}}``) and run info
+        (row fractions), ``ec57`` (``{class: {"sensitivity", "ppv", ...}}``), ``per_record``
+        (:func:`ecgbeat.metrics.record_errors`) and run info
         ``model``, ``split``, ``seed``, ``epochs``, ``best_epoch``, ``n_params``,
         ``train_seconds``, ``device``.
     title : str, default "Evaluation"
@@ -104,7 +105,7 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
     str
         Markdown text ending with a newline: headline (accuracy vs the majority-class baseline,
         macro-F1, number of beats), per-class table, confusion matrix (counts, and row
-        percentages when given), AAMI EC57 table and a run-info line.
+        percentages when given), AAMI EC57 table, per-record errors and a run-info line.
 
     Raises
     ------
@@ -205,6 +206,19 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
                       f"of {ec57_all.get('n', '?')} beats.", ""]
         header = ["Class", *[names.get(key, key) for key in keys]]
         lines += _table(header, rows, "l" + "r" * len(keys))
+        lines.append("")
+
+    # --- per record -------------------------------------------------------------------------------
+    per_record: Mapping[str, Mapping[str, Any]] = metrics.get("per_record") or {}
+    if per_record:
+        kinds = [k for k in ("missed_S", "false_S", "missed_V", "false_V")
+                 if any(k in r for r in per_record.values())]
+        order = sorted(per_record, key=lambda r: -sum(per_record[r].get(k, 0) for k in kinds))
+        rows = [[f"**{r}**", _int(per_record[r].get("beats")), _pct(per_record[r].get("accuracy"), 2),
+                 *[_int(per_record[r].get(k)) for k in kinds]] for r in order]
+        lines += ["### Per record (Q beats excluded; most S and V errors first)", ""]
+        lines += _table(["Record", "Beats", "Accuracy", *[k.replace("_", " ") for k in kinds]], rows,
+                        "lrr" + "r" * len(kinds))
         lines.append("")
 
     # --- calibration and abstention ------------------------------------------------------------
