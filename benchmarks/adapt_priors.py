@@ -41,27 +41,32 @@ from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs,
 RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4), (2, 3, 4))))
 SELF_TRAIN_GRID = [{"confidence": c, "C": C} for c in (0.5, 0.7, 0.8, 0.9) for C in (0.1, 1.0)]
+SMOOTH_GRID = (0.1, 0.25, 0.5, 1.0)
 
 
 def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool,
-             self_train: dict | None = None) -> np.ndarray:
+             self_train: dict | None = None, smooth: float | None = None,
+             transitions: np.ndarray | None = None) -> np.ndarray:
     """:func:`ecgbeat.predict.adjust_proba` of one run's probabilities on ``beats`` (:func:`where`):
-    adaptation with ``setting`` (None: none), the AF gate, then self-training with ``self_train``."""
+    adaptation with ``setting`` (None: none), the AF gate, beat-to-beat smoothing of strength
+    ``smooth`` with the training beats' ``transitions``, then self-training with ``self_train``."""
     from ecgbeat.labels import CLASSES
     from ecgbeat.predict import adjust_proba
 
     return adjust_proba(proba, beats["record"], beats["sample"], CLASSES, train_prior, setting, causal,
-                        beats["prev_rr"], beats["skip_ectopic"], self_train, beats["features"])
+                        beats["prev_rr"], beats["skip_ectopic"], self_train, beats["features"],
+                        None if smooth is None else {"transitions": transitions, "strength": smooth})
 
 
-def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None = None) -> float:
+def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None = None,
+              smooth: float | None = None) -> float:
     """Macro-F1 (N, S, V, F) of the validation beats of ``scored`` (runs or fold ensembles), pooled,
-    after :func:`adjusted`."""
+    after :func:`adjusted` (smoothing with each run's own training transitions)."""
     from sklearn.metrics import f1_score
 
     y = np.concatenate([r["val_y"] for r in scored])
-    pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, causal, self_train).argmax(1)
-                           for r in scored])
+    pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, causal, self_train, smooth,
+                                    r["trans_val"]).argmax(1) for r in scored])
     return float(f1_score(y, pred, labels=[0, 1, 2, 3], average="macro", zero_division=0))
 
 
@@ -83,12 +88,13 @@ def fold_ensembles(runs) -> list[dict]:
     for r in runs:
         by_fold.setdefault(tuple(r["val_records"]), []).append(r)
     return [{"val": np.mean([r["val"] for r in rs], axis=0), "prior": np.mean([r["prior"] for r in rs], axis=0),
-             "val_y": rs[0]["val_y"], "val_beats": rs[0]["val_beats"], "val_records": list(fold),
+             "trans_val": rs[0].get("trans_val"), "val_y": rs[0]["val_y"], "val_beats": rs[0]["val_beats"],
+             "val_records": list(fold),
              "n_runs": len(rs)} for fold, rs in sorted(by_fold.items())]
 
 
-def name(setting, self_train: dict | None = None) -> str:
-    st = ("" if self_train is None else
+def name(setting, self_train: dict | None = None, smooth: float | None = None) -> str:
+    st = ("" if smooth is None else f" + smoothing {smooth:g}") + ("" if self_train is None else
           f" + self-training (confidence {self_train['confidence']:g}, C {self_train['C']:g})")
     if setting is None:
         return "no adaptation" + st
@@ -120,11 +126,13 @@ def error_lines(row: dict) -> list[str]:
 
 def label_of(row: dict, res: dict) -> str:
     """What validation made of a reported row (for the markdown table)."""
+    if row["self_train"] is None and row.get("smooth") is None:
+        return " (best adapted on validation)" if row["setting"] == res["best_adapted"] else ""
+    if row["chosen_by_validation"]:
+        return " (chosen on validation)"
     if row["self_train"] is not None:
-        return " (chosen on validation)" if row["chosen_by_validation"] else " (best self-training, not kept)"
-    if row["setting"] == res["best_adapted"]:
-        return " (best adapted on validation)" + (", before self-training" if res["self_train_kept"] else "")
-    return ""
+        return " (best self-training, not kept)"
+    return " (best smoothing on validation" + (", kept" if res.get("smooth_kept") else ", not kept") + ")"
 
 
 def parse_setting(text: str):
@@ -159,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--self-train", action="store_true",
                    help="also score per-patient self-training (ecgbeat.self_training) on top of the chosen "
                         "setting, its confidence and C chosen on validation; kept when validation improves")
+    p.add_argument("--smooth", action="store_true",
+                   help="also score beat-to-beat smoothing (ecgbeat.smoothing, transitions of each run's training "
+                        "beats) on top of the chosen setting, its strength chosen on validation; kept when "
+                        "validation improves (before any --self-train)")
     p.add_argument("--records", default=None, help="comma-separated MIT-BIH records (default: all 48)")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
@@ -170,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.labels import CLASSES
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.predict import class_mix, predict_proba
+    from ecgbeat.smoothing import transition_matrix
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -196,7 +210,14 @@ def main(argv: list[str] | None = None) -> int:
                     if test_meta.get("seed") != meta.get("seed") or test_meta.get("model") != meta.get("model"):
                         p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
                     test_prior = np.asarray(test_meta["train_prior"])
+                train_beats = (split.train, split.val) if args.test_runs else (split.train,)  # what DS2's model saw
                 runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
+                                     "trans_val": transition_matrix(split.train.y, split.train.record,
+                                                                    split.train.sample, len(CLASSES)),
+                                     "trans_test": transition_matrix(
+                                         np.concatenate([b.y for b in train_beats]),
+                                         np.concatenate([b.record for b in train_beats]),
+                                         np.concatenate([b.sample for b in train_beats]), len(CLASSES)),
                                      "val": predict_proba(model, split.val), "val_y": split.val.y,
                                      "val_beats": where(split.val, args.af_gate, not args.keep_ectopic,
                                                         args.self_train),
@@ -208,34 +229,49 @@ def main(argv: list[str] | None = None) -> int:
         val = [{"setting": name(setting), "raw": setting, "val_macro_f1": val_score(scored, setting, args.causal)}
                for setting in [None, *GRID]]
         best = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])
-        chosen, chosen_st = best["raw"], None
-        self_training = []
-        if args.self_train:  # on top of the chosen setting; kept only when validation improves
-            self_training = [{"setting": name(chosen, st), "self_train": st,
-                              "val_macro_f1": val_score(scored, chosen, args.causal, st)} for st in SELF_TRAIN_GRID]
+        chosen, chosen_st, chosen_sm, score_now = best["raw"], None, None, best["val_macro_f1"]
+        smoothing, self_training, scores = [], [], {}
+        if args.smooth:  # on top of the chosen setting; kept only when validation improves
+            smoothing = [{"setting": name(chosen, None, lam), "smooth": lam,
+                          "val_macro_f1": val_score(scored, chosen, args.causal, None, lam)} for lam in SMOOTH_GRID]
+            best_sm = max(smoothing, key=lambda v: v["val_macro_f1"])
+            scores[(best_sm["smooth"], None)] = best_sm["val_macro_f1"]
+            if best_sm["val_macro_f1"] > score_now:
+                chosen_sm, score_now = best_sm["smooth"], best_sm["val_macro_f1"]
+        if args.self_train:  # on top of the chosen setting (and smoothing); kept only when validation improves
+            self_training = [{"setting": name(chosen, st, chosen_sm), "self_train": st, "smooth": chosen_sm,
+                              "val_macro_f1": val_score(scored, chosen, args.causal, st, chosen_sm)}
+                             for st in SELF_TRAIN_GRID]
             best_st = max(self_training, key=lambda v: v["val_macro_f1"])
-            if best_st["val_macro_f1"] > best["val_macro_f1"]:
+            scores[(chosen_sm, json.dumps(best_st["self_train"]))] = best_st["val_macro_f1"]
+            if best_st["val_macro_f1"] > score_now:
                 chosen_st = best_st["self_train"]
         seeds = sorted(by_seed)
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
-        reported = [(s_, None) for s_ in [None, chosen, *(a for a in also if a != chosen)]]  # each setting once
-        if args.self_train:  # the best self-training variant on validation, kept or not
-            reported.insert(2, (chosen, best_st["self_train"]))
-        for setting, st in reported:
-            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal, st),
-                                test.classes) for r in runs.values()]
+        reported = [(s_, None, None) for s_ in [None, chosen, *(a for a in also if a != chosen)]]  # each once
+        extra = []  # the best smoothing, then the best self-training on validation, kept or not
+        if args.smooth:
+            extra.append((chosen, None, best_sm["smooth"]))
+        if args.self_train:
+            extra.append((chosen, best_st["self_train"], chosen_sm))
+        reported[2:2] = extra
+        for setting, st, sm in reported:
+            singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal, st, sm,
+                                                 r["trans_test"]), test.classes) for r in runs.values()]
             ensembles, errors = [], []
             for g in groups:
                 members = [r for (s, _), r in runs.items() if s in g]
                 proba = adjusted(np.mean([r["test"] for r in members], axis=0), test_beats,
-                                 np.mean([r["test_prior"] for r in members], axis=0), setting, args.causal, st)
+                                 np.mean([r["test_prior"] for r in members], axis=0), setting, args.causal, st, sm,
+                                 np.mean([r["trans_test"] for r in members], axis=0))
                 ensembles.append(ec57_row(test.y, proba, test.classes))
                 errors.append(record_errors(test.y, proba.argmax(axis=1), test.record))
-            score = (next((v["val_macro_f1"] for v in val if v["raw"] == setting), None) if st is None else
-                     best_st["val_macro_f1"])
-            rows.append({"setting": name(setting, st), "val_macro_f1": score, "self_train": st,
-                         "chosen_by_validation": setting == chosen and st == chosen_st, "singles": singles,
+            score = (next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
+                     if st is None and sm is None else scores[(sm, None if st is None else json.dumps(st))])
+            rows.append({"setting": name(setting, st, sm), "val_macro_f1": score, "self_train": st, "smooth": sm,
+                         "chosen_by_validation": setting == chosen and st == chosen_st and sm == chosen_sm,
+                         "singles": singles,
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
                          "ensembles_summary": mean_std(ensembles) if ensembles else None,
                          "record_errors": errors})
@@ -244,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                                "validation": [
             {k: v for k, v in x.items() if k != "raw"} for x in val], "self_training": self_training,
                                "self_train_kept": chosen_st is not None, "best_adapted": name(chosen),
+                               "smoothing": smoothing, "smooth_kept": chosen_sm is not None,
                                "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
@@ -273,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
              + (" **Causal adaptation**: each beat's class mix estimated from its record's earlier beats only "
                 "(`ecgbeat.predict.CausalAdapter`: EM every 32 beats over the last 2,000), as `analyze` and "
                 "`stream` do." if args.causal else "")
+             + (" **Beat-to-beat smoothing** (`ecgbeat.smoothing`): after the gate, each record's probabilities "
+                "filtered forward through the class-to-class transitions of the run's training beats (a hybrid HMM), "
+                "the gate applied again; its strength chosen on validation on top of the chosen adaptation setting, "
+                "kept only when validation macro-F1 improves (before any self-training)." if args.smooth else "")
              + (" **Self-training** (`ecgbeat.self_training`): after the gate, per DS2 record, a balanced logistic "
                 "regression fitted on the record's own confident beats (labelled by the model) averaged with the "
                 "model's probabilities, the gate applied again; "
@@ -287,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{best_val['val_macro_f1']:.4f}). "
                   "Validation record sets (runs validated on each): " + "; ".join(
                       f"{', '.join(v['records'])} ({v['runs']})" for v in res["validation_sets"]) + "."
+                  + ("" if not res["smoothing"] else " Smoothing on top of the best adapted setting, on validation: "
+                     + "; ".join(f"strength {v['smooth']:g}: {v['val_macro_f1']:.4f}" for v in res["smoothing"])
+                     + (" (kept: above the setting alone)." if res["smooth_kept"] else
+                        " (not kept: not above the setting alone)."))
                   + ("" if not res["self_training"] else " Self-training on top of the best adapted setting, on "
                      "validation: " + "; ".join(f"confidence {v['self_train']['confidence']:g}, C "
                                                 f"{v['self_train']['C']:g}: {v['val_macro_f1']:.4f}"

@@ -185,13 +185,15 @@ def af_flags(proba: np.ndarray, prev_rr_s: np.ndarray, record: np.ndarray, sampl
 def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, classes: tuple[str, ...],
                  train_prior=None, setting=None, causal: bool = False, prev_rr_s: np.ndarray | None = None,
                  skip_ectopic: bool = True, self_train: dict | None = None,
-                 features: np.ndarray | None = None) -> np.ndarray:
+                 features: np.ndarray | None = None, smooth: dict | None = None) -> np.ndarray:
     """The per-patient steps after the model, offline, in the order ``analyze``/``stream`` apply them:
     class-mix adaptation with ``setting`` (:func:`parse_adaptation`; each record as a whole, or with
     ``causal`` from its earlier beats, in ``sample`` order), then, where ``prev_rr_s`` (:func:`af_rr`)
     is given, the AF gate (:func:`gate_af`) on :func:`af_flags` of the adapted probabilities, then
-    with ``self_train`` (keyword arguments of :class:`ecgbeat.self_training.SelfTrainer`, ``{}`` for
-    its defaults) per-patient self-training on ``features``
+    with ``smooth`` (``{"transitions": ..., "strength": ...}``, :mod:`ecgbeat.smoothing`; needs
+    ``train_prior``) beat-to-beat smoothing, the gate applied again, then with ``self_train``
+    (keyword arguments of :class:`ecgbeat.self_training.SelfTrainer`, ``{}`` for its defaults)
+    per-patient self-training on ``features``
     (:func:`ecgbeat.self_training.self_training_features`; causal with ``causal``), the AF gate
     applied again with the same flags. ``None`` skips a step."""
     if setting is not None:
@@ -201,6 +203,12 @@ def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, clas
     if prev_rr_s is not None:
         af = af_flags(proba, prev_rr_s, record, sample, classes, skip_ectopic)
         proba = gate_af(proba, af, classes)
+    if smooth is not None:
+        from .smoothing import smooth_per_record
+
+        proba = smooth_per_record(proba, record, sample, smooth["transitions"], train_prior, smooth["strength"])
+        if af is not None:
+            proba = gate_af(proba, af, classes)
     if self_train is not None:
         from .self_training import self_train_per_record
 

@@ -1,0 +1,75 @@
+"""Beat-to-beat smoothing: a hidden Markov model over the beat classes, filtered forward.
+
+Ectopic beats come in runs and patterns (supraventricular tachycardia, bigeminy, couplets); a
+classifier that looks at one beat at a time sees only the part of that in its RR features. Here
+each beat's probabilities are combined with what the previous beats say about it, through the
+class-to-class transition probabilities of labelled training beats (a hybrid HMM: the classifier's
+probabilities divided by its training class mix act as emission likelihoods; Bourlard & Morgan
+1994), by the forward algorithm: causal, one state vector per patient, so ``analyze`` and
+``stream`` apply it as they go. ``strength`` mixes the learned transitions with none
+(each row the training mix: the probabilities are then unchanged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .types import records_in_time_order
+
+
+def transition_matrix(y: np.ndarray, record: np.ndarray, sample: np.ndarray, n_classes: int) -> np.ndarray:
+    """Row-stochastic (n_classes, n_classes) matrix of class-to-next-class transitions of labelled
+    beats, counted within each record in time order, with one pseudo-count per cell."""
+    counts = np.ones((n_classes, n_classes))
+    y = np.asarray(y)
+    if (y < 0).any() or (y >= n_classes).any():
+        raise ValueError("transitions need labelled beats (classes 0..n_classes-1)")
+    for idx in records_in_time_order(record, sample):
+        np.add.at(counts, (y[idx][:-1], y[idx][1:]), 1)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def mixed_transitions(transitions: np.ndarray, train_prior: np.ndarray, strength: float) -> np.ndarray:
+    """``strength`` x ``transitions`` + (1 - ``strength``) x no dependence (each row ``train_prior``)."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"smoothing strength must be in [0, 1], got {strength}")
+    prior = np.asarray(train_prior, dtype=np.float64)
+    return strength * np.asarray(transitions, dtype=np.float64) + (1.0 - strength) * np.tile(prior, (len(prior), 1))
+
+
+class BeatSmoother:
+    """Forward filtering of one patient's beats: ``update(proba)`` takes the next beats' class
+    probabilities (NaN rows: unreadable beats, passed through and skipped) and returns
+    p(class of the beat | this and the earlier beats). Any chunking gives the same output."""
+
+    def __init__(self, transitions: np.ndarray, train_prior: np.ndarray, strength: float = 1.0):
+        self.train_prior = np.asarray(train_prior, dtype=np.float64)
+        if self.train_prior.ndim != 1 or (self.train_prior <= 0).any():
+            raise ValueError("train_prior must be positive values, one per class")
+        transitions = np.asarray(transitions, dtype=np.float64)
+        if transitions.shape != (len(self.train_prior),) * 2:
+            raise ValueError(f"transitions must be {len(self.train_prior)} x {len(self.train_prior)}, "
+                             f"got {transitions.shape}")
+        self.transitions = mixed_transitions(transitions, self.train_prior, strength)
+        self.state = self.train_prior / self.train_prior.sum()
+
+    def update(self, proba: np.ndarray) -> np.ndarray:
+        proba = np.asarray(proba, dtype=np.float64)
+        out = proba.copy()
+        for t in np.flatnonzero(np.isfinite(proba).all(axis=1)):
+            a = proba[t] / self.train_prior * (self.state @ self.transitions)
+            total = a.sum()
+            self.state = a / total if total > 0 else self.train_prior / self.train_prior.sum()
+            out[t] = self.state
+        return out
+
+
+def smooth_per_record(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, transitions: np.ndarray,
+                      train_prior: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """:class:`BeatSmoother` over each record's beats in time order (``sample``): what ``analyze`` and
+    ``stream`` with smoothing give, for beats already cut."""
+    proba = np.asarray(proba, dtype=np.float64)
+    out = proba.copy()
+    for idx in records_in_time_order(record, sample):
+        out[idx] = BeatSmoother(transitions, train_prior, strength).update(proba[idx])
+    return out
