@@ -67,6 +67,8 @@ def main(argv=None) -> int:
                    help="section (a) with AnalyzeConfig.af_gate: no S call in an atrial-fibrillation-like rhythm")
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="section (a) with AnalyzeConfig.adapt: causal per-patient class-mix adaptation")
+    p.add_argument("--smooth", metavar="STRENGTH",
+                   help="section (a) with AnalyzeConfig.smooth: beat-to-beat smoothing (needs train_transitions)")
     p.add_argument("--self-train", metavar="CONFIDENCE:C",
                    help="section (a) with AnalyzeConfig.self_train: causal per-patient self-training")
     args = p.parse_args(argv)
@@ -88,9 +90,10 @@ def main(argv=None) -> int:
     results["af_gate"] = args.af_gate
     results["adapt"] = args.adapt
     results["self_train"] = args.self_train
+    results["smooth"] = args.smooth
     checkpoints = {name: info["checkpoint"] for name, info in results["models"].items()}
     steps = [("accuracy", lambda: accuracy(checkpoints, mitdb, args.quick, args.af_gate, args.adapt,
-                                           args.self_train)),
+                                           args.self_train, args.smooth)),
              ("speed", lambda: speed(checkpoints["lstm"], mitdb)),
              ("stream", lambda: stream_speed(checkpoints, mitdb, args.quick)),
              ("agreement", lambda: agreement(checkpoints, mitdb, args.quick)),
@@ -162,7 +165,7 @@ def _model_info(path: Path) -> dict:
 
 
 def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False, adapt: str | None = None,
-             self_train: str | None = None) -> dict:
+             self_train: str | None = None, smooth: str | None = None) -> dict:
     from ecgbeat.analyze import AnalyzeConfig, analyze_record, load_model, reference_labels
     from ecgbeat.labels import CLASSES, DS2
     from ecgbeat.metrics import ec57_metrics
@@ -171,13 +174,14 @@ def accuracy(checkpoints: dict, mitdb: Path, quick: bool, af_gate: bool = False,
     out = {"records": list(records), "tolerance_s": 0.15, "runs": {}}
     for name, ckpt in checkpoints.items():
         model = load_model(ckpt)
-        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records, af_gate, adapt, self_train)
+        out["runs"][f"{name} / reference R peaks"] = _beat_level(model, mitdb, records, af_gate, adapt, self_train,
+                                                                 smooth)
         for scaling in _scalings(model):
             pooled = {"matched": ([], []), "with_detection": ([], [])}
             n_ref = n_det = n_match = n_unread = 0
             for rec in records:
                 r = analyze_record(mitdb / rec, model, AnalyzeConfig(scaling=scaling, af_gate=af_gate, adapt=adapt,
-                                                                     self_train=self_train))
+                                                                     self_train=self_train, smooth=smooth))
                 ref = reference_labels(r.sample, r.label, r.signal.ann_sample, r.signal.ann_symbol,
                                        r.signal.fs, r.classes)
                 for key in pooled:
@@ -205,10 +209,10 @@ def _scalings(model) -> tuple:
 
 
 def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str | None = None,
-                self_train: str | None = None) -> dict:
+                self_train: str | None = None, smooth: str | None = None) -> dict:
     """The model on the DS2 beats cut at the reference R peaks, as in training (``adapt``: causal
     class-mix adaptation, ``af_gate``: then no S call in an atrial-fibrillation-like rhythm,
-    ``self_train``: then causal per-patient self-training)."""
+    ``smooth``: then beat-to-beat smoothing, ``self_train``: then causal per-patient self-training)."""
     from ecgbeat.analyze import beat_params
     from ecgbeat.datasets import build_beats
     from ecgbeat.labels import CLASSES
@@ -216,15 +220,18 @@ def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str |
     from ecgbeat.pipeline import cache_dir
     from ecgbeat.predict import adjust_proba, af_rr, parse_adaptation, predict_proba, train_prior_of
     from ecgbeat.self_training import parse_self_training, self_training_features
+    from ecgbeat.smoothing import parse_smoothing, transitions_of
 
     params = beat_params(model[1])  # beats cut as the model's training beats
     beats = build_beats(records, mitdb=mitdb, params=params, cache_dir=cache_dir())
     proba = adjust_proba(predict_proba(model[0], beats), beats.record, beats.sample, CLASSES,
-                         train_prior_of(model[1]) if adapt else None,
+                         train_prior_of(model[1]) if adapt or smooth is not None else None,
                          parse_adaptation(adapt, CLASSES) if adapt else None, causal=True,
                          prev_rr_s=af_rr(beats) if af_gate else None,  # as analyze/stream: causal, then the gate
                          self_train=parse_self_training(self_train) if self_train else None,
-                         features=self_training_features(beats) if self_train else None)
+                         features=self_training_features(beats) if self_train else None,
+                         smooth={"transitions": transitions_of(model[1]), "strength": parse_smoothing(smooth)}
+                         if smooth is not None else None)
     pred = proba.argmax(axis=1)
     return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
 
@@ -585,6 +592,10 @@ def markdown(r: dict, stem: str = "analyze") -> str:
         lines.append(f"- *Causal class-mix adaptation* (`--adapt {r['adapt']}`, `AnalyzeConfig.adapt`): each "
                      "beat's probabilities re-weighted to the class mix of the patient's earlier beats "
                      "(`ecgbeat.predict.CausalAdapter`), before any AF gate.")
+    if r.get("smooth") is not None:
+        lines.append(f"- *Beat-to-beat smoothing* (`--smooth {r['smooth']}`, `AnalyzeConfig.smooth`): after the AF "
+                     "gate, each beat's probabilities filtered forward through the class-to-class transitions of the "
+                     "model's training beats (`ecgbeat.smoothing.BeatSmoother`), the gate applied again.")
     if r.get("self_train"):
         lines.append(f"- *Causal per-patient self-training* (`--self-train {r['self_train']}`, "
                      "`AnalyzeConfig.self_train`): after adaptation and the AF gate, each beat's probabilities "

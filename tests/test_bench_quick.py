@@ -171,6 +171,18 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert [r["chosen_by_validation"] for r in rows[1:3]] == [not st["self_train_kept"], st["self_train_kept"]]
     assert len(rows[2]["singles"]) == 4 and len(rows[2]["ensembles"]) == 1  # (untrained models: no confident beats)
     assert "Self-training" in (out / "ap_st.md").read_text()
+    # --smooth: its strengths scored on top of the chosen setting, self-training then on top of what was kept
+    adapt_priors("ap_sm", "--af-gate", "--causal", "--smooth", "--self-train")
+    sm = json.loads((out / "ap_sm.json").read_text())["results"]["cnn_lstm+lstm"]
+    assert [v["smooth"] for v in sm["smoothing"]] == [0.1, 0.25, 0.5, 1.0]
+    best_sm = max(sm["smoothing"], key=lambda v: v["val_macro_f1"])
+    assert sm["smooth_kept"] == (best_sm["val_macro_f1"] > st["rows"][1]["val_macro_f1"])
+    kept = best_sm["smooth"] if sm["smooth_kept"] else None
+    assert all(v["smooth"] == kept for v in sm["self_training"])
+    assert [(r["smooth"], r["self_train"] is not None) for r in sm["rows"][:4]] == \
+        [(None, False), (None, False), (best_sm["smooth"], False), (kept, True)]
+    assert sum(r["chosen_by_validation"] for r in sm["rows"]) == 1
+    assert "Beat-to-beat smoothing" in (out / "ap_sm.md").read_text()
     # the chosen row's errors per DS2 record, one count set per ensemble, agree with its EC57 row
     from ecgbeat.datasets import build_beats
 
@@ -311,5 +323,11 @@ def test_analyze_benchmark_beat_level_self_training(monkeypatch, mitdb):
     st = bench_analyze._beat_level(pair, mitdb, ["119"], True, "5:300:FQ", "0.2:1")  # every beat teaches
     assert plain["n_reference_beats"] == st["n_reference_beats"] > 1900
     assert st["ec57_matched"] != plain["ec57_matched"]
-    text = bench_analyze.markdown({"environment": bench_analyze._environment(), "self_train": "0.2:1"}, "x")
-    assert "self-training* (`--self-train 0.2:1`" in text
+    T = np.full((5, 5), 0.2)
+    T[1] = [0.3, 0.7, 0.0, 0.0, 0.0]
+    sm_pair = (pair[0], {**meta, "train_transitions": T.tolist()})
+    sm = bench_analyze._beat_level(sm_pair, mitdb, ["119"], True, "5:300:FQ", None, "1")
+    assert sm["ec57_matched"] != plain["ec57_matched"]
+    text = bench_analyze.markdown({"environment": bench_analyze._environment(), "self_train": "0.2:1",
+                                   "smooth": "1"}, "x")
+    assert "self-training* (`--self-train 0.2:1`" in text and "smoothing* (`--smooth 1`" in text

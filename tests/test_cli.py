@@ -165,7 +165,9 @@ def test_train_and_evaluate_on_kaggle_csv_files(demo_run, tmp_path):
     out = run_cli("train", "--train-csv", data / "mitbih_train.csv", "--test-csv", data / "mitbih_test.csv",
                   "--epochs", "1", "--out", tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads((tmp_path / "model.json").read_text())["split"] == "kaggle-csv"
+    kaggle_meta = json.loads((tmp_path / "model.json").read_text())
+    assert kaggle_meta["split"] == "kaggle-csv"
+    assert kaggle_meta["train_transitions"] is None  # CSV rows: no record order to count transitions in
     out = run_cli("evaluate", tmp_path / "model.json", "--out", tmp_path)
     assert out.returncode == 2 and "give --test-csv" in out.stderr
     out = run_cli("evaluate", tmp_path / "model.json", "--test-csv", data / "mitbih_test.csv", "--out", tmp_path)

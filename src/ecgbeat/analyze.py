@@ -80,6 +80,10 @@ class AnalyzeConfig:
         Move the S probability of beats in an atrial-fibrillation-like stretch of rhythm to N
         (:func:`ecgbeat.predict.gate_af`, :mod:`ecgbeat.dsp.rhythm`; causal, so a stream agrees).
         The detector leaves out the RR intervals next to beats the model calls V.
+    smooth : float or None
+        Beat-to-beat smoothing strength in [0, 1] (:class:`ecgbeat.smoothing.BeatSmoother`, forward
+        filtering through the class-to-class transitions of the model's training beats; needs the
+        checkpoint's ``train_prior`` and ``train_transitions``), after the AF gate (applied again).
     self_train : str or None
         "CONFIDENCE:C": per-patient self-training (:class:`ecgbeat.self_training.SelfTrainer`) on
         the patient's earlier confident beats, after adaptation and the AF gate (applied again).
@@ -94,11 +98,16 @@ class AnalyzeConfig:
     min_cycles: int = 3
     adapt: str | None = None
     af_gate: bool = False
+    smooth: float | None = None
     self_train: str | None = None
 
     def __post_init__(self):
         if self.scaling is not None and self.scaling not in SCALINGS:
             raise EcgbeatError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.smooth is not None:  # "1" from the command line: a number, checked
+            from .smoothing import parse_smoothing
+
+            object.__setattr__(self, "smooth", parse_smoothing(self.smooth))
 
 
 @dataclass
@@ -185,7 +194,8 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     X, readable, rr, peaks = cut_beats(y, peaks, plan)
     t3 = time.perf_counter()
     proba, af = classify(model, meta, X, rr, readable, patient_context(model, meta, config),
-                         rhythm_tracker(meta, config), class_mix_adapter(meta, config), self_trainer(meta, config))
+                         rhythm_tracker(meta, config), class_mix_adapter(meta, config), self_trainer(meta, config),
+                         beat_smoother(meta, config))
     t4 = time.perf_counter()
     classes = tuple(meta["classes"])
     label = labels_of(proba, classes)
@@ -505,14 +515,15 @@ def patient_context(model, meta: dict, config: AnalyzeConfig | None = None) -> P
 
 def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.ndarray,
              context: PatientContext | None = None, rhythm: RhythmTracker | None = None,
-             adapter=None, trainer=None) -> tuple[np.ndarray, np.ndarray | None]:
+             adapter=None, trainer=None, smoother=None) -> tuple[np.ndarray, np.ndarray | None]:
     """Probabilities (n, n_classes) of the readable beats (NaN rows for the others), and with
     ``rhythm`` each beat's atrial-fibrillation-like flag, the one the AF gate used (else None).
 
     ``context`` (:func:`patient_context`), ``adapter`` (a :class:`~ecgbeat.predict.CausalAdapter`,
     :func:`class_mix_adapter`), ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
-    AF gate, :func:`rhythm_tracker`) and ``trainer`` (a :class:`~ecgbeat.self_training.SelfTrainer`,
-    :func:`self_trainer`; after the gate, which is then applied again) are updated with these beats,
+    AF gate, :func:`rhythm_tracker`), ``smoother`` (a :class:`~ecgbeat.smoothing.BeatSmoother`,
+    :func:`beat_smoother`) and ``trainer`` (a :class:`~ecgbeat.self_training.SelfTrainer`,
+    :func:`self_trainer`; both after the gate, which is applied again after each) are updated with these beats,
     which must follow the beats of their earlier updates in time."""
     from .predict import gate_af, predict_proba, ventricular_calls
     from .types import BeatSet
@@ -535,6 +546,10 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     if rhythm is not None:
         af = rhythm.update(rr_s[:, 0], ventricular_calls(proba, classes))
         proba[idx] = gate_af(proba[idx], af[idx], classes)
+    if smoother is not None:
+        proba[idx] = smoother.update(proba[idx])
+        if af is not None:
+            proba[idx] = gate_af(proba[idx], af[idx], classes)
     if trainer is not None and len(idx):
         from .self_training import self_training_features
 
@@ -551,6 +566,16 @@ def class_mix_adapter(meta: dict, config: AnalyzeConfig):
     from .predict import CausalAdapter, parse_adaptation, train_prior_of
 
     return CausalAdapter(train_prior_of(meta), parse_adaptation(config.adapt, tuple(meta["classes"])))
+
+
+def beat_smoother(meta: dict, config: AnalyzeConfig):
+    """A fresh :class:`~ecgbeat.smoothing.BeatSmoother` when ``config.smooth`` is set; else None."""
+    if config.smooth is None:
+        return None
+    from .predict import train_prior_of
+    from .smoothing import BeatSmoother, parse_smoothing, transitions_of
+
+    return BeatSmoother(transitions_of(meta), train_prior_of(meta), parse_smoothing(config.smooth))
 
 
 def self_trainer(meta: dict, config: AnalyzeConfig):
@@ -897,7 +922,7 @@ def _header(sig: EcgSignal, meta: dict, config: AnalyzeConfig) -> dict:
             "duration_s": round(sig.duration_s, 3), "model": meta.get("model"),
             "classes": list(meta["classes"]), "beat_params": params.to_dict(),
             "scaling": config.scaling or params.scaling, "adapt": config.adapt, "af_gate": config.af_gate,
-            "self_train": config.self_train, "warnings": list(sig.warnings)}
+            "smooth": config.smooth, "self_train": config.self_train, "warnings": list(sig.warnings)}
 
 
 def _safe_name(name: str) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch.nn as nn
 
 from .errors import EcgbeatError, first_line
@@ -140,4 +141,7 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
     priors = [m.get("train_prior") for _, m in loaded]
     if all(priors):  # the members' mean probability over their training beats, averaged like them
         meta["train_prior"] = [sum(col) / len(col) for col in zip(*priors)]
+    transitions = [m.get("train_transitions") for _, m in loaded]
+    if all(transitions):  # the members' class-to-class transitions (ecgbeat.smoothing), averaged
+        meta["train_transitions"] = np.mean(np.asarray(transitions, dtype=np.float64), axis=0).tolist()
     return save_checkpoint(out, ensemble, meta), meta

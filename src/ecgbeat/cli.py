@@ -76,6 +76,9 @@ AF_GATE_HELP = ("move the S probability of beats in an atrial-fibrillation-like 
 SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a classifier fitted every 256 beats on the "
                    "patient's earlier beats the model is at least CONFIDENCE sure of, labelled by the model, "
                    "averaged with the model (L2 strength 1/C; e.g. 0.8:1; ecgbeat.self_training)")
+SMOOTH_HELP = ("beat-to-beat smoothing after --adapt and --af-gate, before --self-train: each patient's beats filtered "
+               "forward through the class-to-class transitions of the model's training beats, STRENGTH in [0, 1] "
+               "(e.g. 1; needs the checkpoint's train_transitions; ecgbeat.smoothing)")
 EVALUATE_SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a classifier fitted on the "
                             "record's beats the model is at least CONFIDENCE sure of, labelled by the model, "
                             "averaged with the model (L2 strength 1/C; e.g. 0.8:1); fitted on each whole record, "
@@ -95,6 +98,7 @@ def _raw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="re-weight each beat's probabilities to the patient's class mix, estimated by EM from "
                         "the patient's earlier beats (e.g. 5:300:FQ; needs the checkpoint's train_prior)")
+    p.add_argument("--smooth", metavar="STRENGTH", help=SMOOTH_HELP)
     p.add_argument("--self-train", metavar="CONFIDENCE:C", help=SELF_TRAIN_HELP)
 
 
@@ -192,13 +196,20 @@ def cmd_evaluate(args) -> None:
         from .self_training import parse_self_training
 
         parse_self_training(args.self_train)
+    if args.smooth is not None:  # a bad strength or a checkpoint without transitions: refused before the data
+        from .predict import train_prior_of
+        from .smoothing import parse_smoothing, transitions_of
+
+        parse_smoothing(args.smooth)
+        transitions_of(meta)
+        train_prior_of(meta)
     if args.test_csv:  # a Kaggle-format test file: evaluate on it as it is
         from .io.kaggle import load_kaggle_csv
         from .predict import evaluate_checkpoint
 
         beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
         metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate,
-                                      causal=args.causal, self_train=args.self_train)
+                                      causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     else:
         args.split = args.split or meta.get("split")
         if args.split not in ("intra", "inter"):
@@ -206,7 +217,7 @@ def cmd_evaluate(args) -> None:
         args.seed = _split_seed(meta) if args.seed is None else args.seed
         args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate,
-                           causal=args.causal, self_train=args.self_train)
+                           causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
 
@@ -298,17 +309,20 @@ def cmd_analyze(args) -> None:
     from .analyze import (
         AnalyzeConfig,
         analyze_record,
+        beat_smoother,
         class_mix_adapter,
         load_model,
         rhythm_tracker,
         self_trainer,
         write_outputs,
-    )
+)
 
     model = load_model(args.checkpoint)
-    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt, self_train=args.self_train)
+    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt, self_train=args.self_train,
+                           smooth=args.smooth)
     # bad settings: refused before any record
     class_mix_adapter(model[1], config), rhythm_tracker(model[1], config), self_trainer(model[1], config)
+    beat_smoother(model[1], config)
     for source in args.records:
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
@@ -329,7 +343,8 @@ def cmd_stream(args) -> None:
     from .analyze import AnalyzeConfig
     from .stream import replay, stream_text
 
-    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt, self_train=args.self_train)
+    config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt, self_train=args.self_train,
+                           smooth=args.smooth)
     if args.source == "-":
         if args.fs is None:
             raise EcgbeatError("reading samples from standard input needs --fs HZ")
@@ -386,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --adapt and --self-train: each beat's class mix and classifier from the patient's "
                         "earlier beats only (as analyze and stream do), not from the whole record")
     p.add_argument("--af-gate", action="store_true", help=AF_GATE_HELP)
+    p.add_argument("--smooth", metavar="STRENGTH", help=SMOOTH_HELP)
     p.add_argument("--self-train", metavar="CONFIDENCE:C", help=EVALUATE_SELF_TRAIN_HELP)
     p.set_defaults(func=cmd_evaluate)
 

@@ -148,12 +148,24 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         if result.best_val_macro_f1 is not None else {},  # a refit has no validation
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
+        "train_transitions": train_transitions(split.train),  # for ecgbeat.smoothing
         "environment": environment(),
         **(extra_meta or {}),
     }
     write_json_atomic(out / "history.json", result.history)
     path = save_checkpoint(out / "model", result.model, meta)
     return path, meta
+
+
+def train_transitions(beats) -> list | None:
+    """The class-to-class transitions of labelled training beats (:func:`ecgbeat.smoothing.transition_matrix`),
+    JSON-ready; None for beats whose record and position are unknown (Kaggle CSV rows)."""
+    from .smoothing import transition_matrix
+
+    record = np.asarray(beats.record).astype(str)
+    if not len(beats) or (record == "").any() or (np.asarray(beats.sample) < 0).any():
+        return None
+    return transition_matrix(beats.y, record, beats.sample, len(beats.classes)).tolist()
 
 
 def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb: str | None = None,
@@ -204,14 +216,14 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
 
 def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.PathLike,
              adapt: str | None = None, af_gate: bool = False, causal: bool = False,
-             self_train: str | None = None) -> dict:
+             self_train: str | None = None, smooth: float | str | None = None) -> dict:
     """Evaluate on the split's test set; writes metrics.json, report.md, predictions.csv.
     ``adapt``: per-patient class-mix adaptation (``causal``: from earlier beats only), ``af_gate``: no
-    S call in an AF-like rhythm, ``self_train``: per-patient self-training
-    (:func:`ecgbeat.predict.evaluate_beats`)."""
+    S call in an AF-like rhythm, ``smooth``: beat-to-beat smoothing, ``self_train``: per-patient
+    self-training (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
-    return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train)
+    return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train, smooth)
 
 
 def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:

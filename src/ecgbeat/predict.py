@@ -246,7 +246,8 @@ def train_prior_of(meta: dict) -> np.ndarray:
 
 
 def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, af_gate: bool = False,
-                   causal: bool = False, self_train: str | None = None) -> tuple[dict, np.ndarray]:
+                   causal: bool = False, self_train: str | None = None,
+                   smooth: float | str | None = None) -> tuple[dict, np.ndarray]:
     """Test metrics (classification, EC57, calibration, coverage) and the probabilities.
 
     ``adapt`` ("ITERS:STRENGTH:HELD", :func:`parse_adaptation`) re-weights each record's
@@ -257,13 +258,25 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     of beats in an atrial-fibrillation-like rhythm to N (:func:`gate_af`; each record's beats in
     time order, from their previous RR, leaving out the intervals next to beats called V).
     ``self_train`` ("CONFIDENCE:C", :func:`ecgbeat.self_training.parse_self_training`) then fits a
-    classifier per patient on its confident beats (from earlier beats only with ``causal``)."""
+    classifier per patient on its confident beats (from earlier beats only with ``causal``).
+    ``smooth`` (a strength in [0, 1], :mod:`ecgbeat.smoothing`; needs the checkpoint's
+    ``train_prior`` and ``train_transitions``) filters each record's beats forward through the
+    training beats' class-to-class transitions, after the gate and before self-training."""
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
     classes = tuple(meta["classes"])
     setting = parse_adaptation(adapt, classes) if adapt else None
     prior = train_prior_of(meta) if adapt else None
     prev_rr = af_rr(beats) if af_gate else None
+    sm = None
+    if smooth is not None:
+        from .smoothing import parse_smoothing, transitions_of
+
+        sm = {"strength": parse_smoothing(smooth), "transitions": transitions_of(meta)}
+        prior = train_prior_of(meta)
+        if (np.asarray(beats.record).astype(str) == "").any():
+            raise EcgbeatError("--smooth needs beats cut from whole recordings (each beat's record and position), "
+                               "not Kaggle CSV rows")
     st = features = None
     if self_train:
         from .self_training import check_self_training_beats, parse_self_training, self_training_features
@@ -272,7 +285,7 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
         check_self_training_beats(beats)
         features = self_training_features(beats)
     proba = adjust_proba(predict_proba(model, beats), beats.record, beats.sample, classes, prior, setting,
-                         causal, prev_rr, self_train=st, features=features).astype(np.float32)
+                         causal, prev_rr, self_train=st, features=features, smooth=sm).astype(np.float32)
     y_pred = proba.argmax(axis=1)
     metrics = classification_metrics(beats.y, y_pred, classes, proba=proba)
     if set(classes) >= {"N", "S", "V", "F"}:
@@ -287,6 +300,8 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
         metrics["adapt"] = adapt + (" (causal)" if causal else "")
     if af_gate:
         metrics["af_gate"] = True
+    if sm is not None:
+        metrics["smooth"] = sm["strength"]
     if self_train:
         metrics["self_train"] = self_train + (" (causal)" if causal else "")
     return metrics, proba
@@ -345,13 +360,13 @@ def predict_csv(checkpoint: str | os.PathLike, csv_in: str | os.PathLike, csv_ou
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, beats: BeatSet, out_dir: str | os.PathLike,
                         adapt: str | None = None, af_gate: bool = False, causal: bool = False,
-                        self_train: str | None = None) -> dict:
+                        self_train: str | None = None, smooth: float | str | None = None) -> dict:
     """Evaluate a checkpoint on labelled beats; write metrics.json, report.md, predictions.csv
-    (``adapt``, ``af_gate``, ``causal``, ``self_train``: see :func:`evaluate_beats`)."""
+    (``adapt``, ``af_gate``, ``causal``, ``self_train``, ``smooth``: see :func:`evaluate_beats`)."""
     from .report import metrics_markdown
 
     model, meta = load_checkpoint(checkpoint)
-    metrics, proba = evaluate_beats(model, meta, beats, adapt, af_gate, causal, self_train)
+    metrics, proba = evaluate_beats(model, meta, beats, adapt, af_gate, causal, self_train, smooth)
     out = Path(out_dir)
     write_json_atomic(out / "metrics.json", metrics)
     write_text_atomic(out / "report.md", metrics_markdown(metrics, title=f"Evaluation of {meta['model']}"))

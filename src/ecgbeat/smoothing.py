@@ -14,7 +14,33 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import EcgbeatError
 from .types import records_in_time_order
+
+
+def parse_smoothing(text) -> float:
+    """``--smooth STRENGTH`` (a number in [0, 1]); a one-line error otherwise."""
+    try:
+        strength = float(text)
+    except (TypeError, ValueError):
+        strength = float("nan")
+    if not 0.0 <= strength <= 1.0:
+        raise EcgbeatError(f"--smooth takes a strength between 0 and 1 (e.g. 1), got {text!r}")
+    return strength
+
+
+def transitions_of(meta: dict) -> np.ndarray:
+    """A checkpoint's ``train_transitions`` (what :class:`BeatSmoother` needs), checked."""
+    k = len(meta["classes"])
+    t = meta.get("train_transitions")
+    if not t:
+        raise EcgbeatError("--smooth needs the class-to-class transitions of the model's training beats "
+                           "(train_transitions), which this checkpoint lacks: train or refit it with this version "
+                           "of ecgbeat on MIT-BIH records")
+    t = np.asarray(t, dtype=np.float64)
+    if t.shape != (k, k) or not np.isfinite(t).all() or (t < 0).any() or not np.allclose(t.sum(axis=1), 1.0):
+        raise EcgbeatError(f"checkpoint train_transitions must be a {k} x {k} row-stochastic matrix")
+    return t
 
 
 def transition_matrix(y: np.ndarray, record: np.ndarray, sample: np.ndarray, n_classes: int) -> np.ndarray:

@@ -31,6 +31,7 @@ from .analyze import (
     beat_dict,
     beat_params,
     beat_rr_features,
+    beat_smoother,
     beats_readable,
     class_mix_adapter,
     classify,
@@ -129,6 +130,7 @@ class StreamClassifier:
         self._rhythm = rhythm_tracker(self._meta, self.config)  # RR history of the AF gate
         self._adapter = class_mix_adapter(self._meta, self.config)  # the patient's class mix so far
         self._trainer = self_trainer(self._meta, self.config)  # the patient's own classifier so far
+        self._smoother = beat_smoother(self._meta, self.config)  # the forward state of the beat classes
         self._wake = 0                     # push() only buffers while n_samples < _wake
 
     def push(self, samples) -> list[dict]:
@@ -309,7 +311,7 @@ class StreamClassifier:
         lo = max(0, int(ready[0]) - 11)
         rr = beat_rr_features(self._peaks_in[lo: int(ready[-1]) + 2], p.fs_in, self.config)
         proba, af = classify(self._model, self._meta, X, rr[ready - lo], ok, self._context, self._rhythm,
-                             self._adapter, self._trainer)
+                             self._adapter, self._trainer, self._smoother)
         labels = labels_of(proba, self.classes)
         flags = [None] * len(ready) if af is None else af  # the AF gate's rhythm flag, beside the class it shaped
         return [beat_dict(int(self._peaks_in[k]), p.fs_in, str(lab), pr, self.classes,
