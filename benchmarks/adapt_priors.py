@@ -332,12 +332,12 @@ def main(argv: list[str] | None = None) -> int:
                      + "; ".join(f"strength {v['smooth']:g}: {v['val_macro_f1']:.4f}" for v in res["smoothing"])
                      + (" (kept: above the setting alone)." if res["smooth_kept"] else
                         " (not kept: not above the setting alone)."))
-                  + ("" if not res["self_training"] else " Self-training on top of the best adapted setting, on "
-                     "validation: " + "; ".join(f"confidence {v['self_train']['confidence']:g}, C "
-                                                f"{v['self_train']['C']:g}: {v['val_macro_f1']:.4f}"
-                                                for v in res["self_training"])
-                     + (" (kept: above the setting alone)." if res["self_train_kept"] else
-                        " (not kept: not above the setting alone).")), "",
+                  + ("" if not res["self_training"] else " Self-training on top of the best adapted setting"
+                     + (" and the kept smoothing" if res["smooth_kept"] else "") + ", on validation: "
+                     + "; ".join(f"confidence {v['self_train']['confidence']:g}, C "
+                                 f"{v['self_train']['C']:g}: {v['val_macro_f1']:.4f}" for v in res["self_training"])
+                     + (" (kept: above " if res["self_train_kept"] else " (not kept: not above ")
+                     + ("the smoothed setting)." if res["smooth_kept"] else "the setting alone).")), "",
                   "| setting | val macro-F1 | models | accuracy | N Se / +P | S Se / +P | V Se / +P | F Se / +P |",
                   "|---|---:|---|---:|---|---|---|---|"]
         for row in res["rows"]:

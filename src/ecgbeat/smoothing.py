@@ -63,10 +63,23 @@ def mixed_transitions(transitions: np.ndarray, train_prior: np.ndarray, strength
     return strength * np.asarray(transitions, dtype=np.float64) + (1.0 - strength) * np.tile(prior, (len(prior), 1))
 
 
+def stationary(transitions: np.ndarray) -> np.ndarray:
+    """The stationary distribution of a row-stochastic matrix (the class mix its chain settles to)."""
+    vals, vecs = np.linalg.eig(np.asarray(transitions, dtype=np.float64).T)
+    pi = np.abs(np.real(vecs[:, np.argmin(np.abs(vals - 1.0))]))
+    return pi / pi.sum()
+
+
 class BeatSmoother:
     """Forward filtering of one patient's beats: ``update(proba)`` takes the next beats' class
-    probabilities (NaN rows: unreadable beats, passed through and skipped) and returns
-    p(class of the beat | this and the earlier beats). Any chunking gives the same output."""
+    probabilities (NaN rows: unreadable beats, passed through and skipped) and returns them
+    re-weighted by what the earlier beats predict about this one, relative to what the chain
+    predicts without them: ``p(c|x) * m(c) / pi(c)``, with ``m`` the prediction of the filtered
+    state through the transitions and ``pi`` their stationary mix. So smoothing adds context only:
+    it does not move the class mix the model was trained to (its ``train_prior``, which class
+    weighting makes differ from the label mix the transitions settle to). The state itself is the
+    filtered label distribution (emissions ``p(c|x) / train_prior(c)``). Any chunking gives the same
+    output."""
 
     def __init__(self, transitions: np.ndarray, train_prior: np.ndarray, strength: float = 1.0):
         self.train_prior = np.asarray(train_prior, dtype=np.float64)
@@ -77,16 +90,19 @@ class BeatSmoother:
             raise ValueError(f"transitions must be {len(self.train_prior)} x {len(self.train_prior)}, "
                              f"got {transitions.shape}")
         self.transitions = mixed_transitions(transitions, self.train_prior, strength)
-        self.state = self.train_prior / self.train_prior.sum()
+        self.stationary = stationary(self.transitions)
+        self.state = self.stationary.copy()
 
     def update(self, proba: np.ndarray) -> np.ndarray:
         proba = np.asarray(proba, dtype=np.float64)
         out = proba.copy()
         for t in np.flatnonzero(np.isfinite(proba).all(axis=1)):
-            a = proba[t] / self.train_prior * (self.state @ self.transitions)
+            m = self.state @ self.transitions
+            a = proba[t] / self.train_prior * m
             total = a.sum()
-            self.state = a / total if total > 0 else self.train_prior / self.train_prior.sum()
-            out[t] = self.state
+            self.state = a / total if total > 0 else self.stationary.copy()
+            q = proba[t] * m / self.stationary
+            out[t] = q / q.sum() if q.sum() > 0 else proba[t]
         return out
 
 
