@@ -210,3 +210,42 @@ def test_training_records_the_transitions(mitdb, tmp_path):
     _, ens = save_ensemble([tmp_path / "r0" / "model.json", tmp_path / "r1" / "model.json"], tmp_path / "ens")
     np.testing.assert_allclose(ens["train_transitions"],
                                np.mean([m["train_transitions"] for m in metas], axis=0))
+
+
+def test_transitions_need_whole_records(mitdb, tmp_path):
+    """An intra-patient checkpoint stores no transitions (its training beats are a random part of
+    each record), evaluate refuses --smooth on an intra split, an ensemble averages transitions only
+    when every member has them, a malformed matrix is a one-line error, and so is a bad --smooth on
+    stream."""
+    import subprocess
+    import sys
+
+    from ecgbeat.checkpoint import read_checkpoint_meta, save_ensemble
+    from ecgbeat.pipeline import DataSpec, evaluate, load_split, train_model
+    from ecgbeat.training import TrainConfig
+
+    intra = load_split(DataSpec(mitdb=str(mitdb), records=("119", "100"), split="intra", seed=0))
+    inter = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "119", "100"), split="inter", seed=0))
+    cfg = TrainConfig(epochs=1, seed=0, max_threads=1)
+    _, m_intra = train_model(intra, tmp_path / "intra", model_args={"hidden_size": 8}, config=cfg, progress=False)
+    _, m_inter = train_model(inter, tmp_path / "inter", model_args={"hidden_size": 8}, config=cfg, progress=False)
+    assert m_intra["train_transitions"] is None and len(m_inter["train_transitions"]) == 5
+    with pytest.raises(EcgbeatError, match="inter-patient split"):
+        evaluate(tmp_path / "inter" / "model.json", intra, tmp_path / "e", smooth=1)
+    assert not (tmp_path / "e").exists()
+    other = tmp_path / "inter2"
+    split1 = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "119", "100"), split="inter", seed=1))
+    train_model(split1, other, model_args={"hidden_size": 8}, config=TrainConfig(epochs=1, seed=1, max_threads=1),
+                progress=False)
+    meta_path = other / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta.pop("train_transitions")
+    meta_path.write_text(json.dumps(meta))
+    _, ens = save_ensemble([tmp_path / "inter" / "model.json", meta_path], tmp_path / "ens")
+    assert "train_transitions" not in ens and "train_transitions" not in read_checkpoint_meta(tmp_path / "ens.json")
+    with pytest.raises(EcgbeatError, match="row-stochastic"):
+        transitions_of({"classes": list(CLASSES), "train_transitions": [[1, 2], [3]]})
+    out = subprocess.run([sys.executable, "-m", "ecgbeat", "stream", str(mitdb / "100"), "--checkpoint",
+                          str(tmp_path / "inter" / "model.json"), "--speed", "0", "--smooth", "x"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "--smooth takes" in out.stderr

@@ -315,7 +315,7 @@ def cmd_analyze(args) -> None:
         rhythm_tracker,
         self_trainer,
         write_outputs,
-)
+    )
 
     model = load_model(args.checkpoint)
     config = AnalyzeConfig(scaling=args.scaling, af_gate=args.af_gate, adapt=args.adapt, self_train=args.self_train,

@@ -148,7 +148,8 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         if result.best_val_macro_f1 is not None else {},  # a refit has no validation
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
-        "train_transitions": train_transitions(split.train),  # for ecgbeat.smoothing
+        # for ecgbeat.smoothing: only whole records count (the intra split's beats are a random part of each)
+        "train_transitions": train_transitions(split.train) if split.name == "inter" else None,
         "environment": environment(),
         **(extra_meta or {}),
     }
@@ -223,6 +224,9 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
     self-training (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
+    if smooth is not None and split.name != "inter":
+        raise EcgbeatError(f"--smooth needs whole recordings in time order: the inter-patient split (the {split.name} "
+                           "split's test beats are a random part of each record)")
     return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train, smooth)
 
 

@@ -238,7 +238,7 @@ def train_prior_of(meta: dict) -> np.ndarray:
     """A checkpoint's ``train_prior`` (what :func:`adapt_priors` starts from), checked."""
     prior = meta.get("train_prior")
     if not prior:
-        raise EcgbeatError("--adapt needs the class mix the model was trained with (train_prior), which "
+        raise EcgbeatError("--adapt and --smooth need the class mix the model was trained with (train_prior), which "
                            "this checkpoint lacks: retrain it with this version of ecgbeat")
     if len(prior) != len(meta["classes"]) or not all(isinstance(v, (int, float)) and v > 0 for v in prior):
         raise EcgbeatError(f"checkpoint train_prior must be {len(meta['classes'])} positive numbers, got {prior}")

@@ -7,7 +7,11 @@ class-to-class transition probabilities of labelled training beats (a hybrid HMM
 probabilities divided by its training class mix act as emission likelihoods; Bourlard & Morgan
 1994), by the forward algorithm: causal, one state vector per patient, so ``analyze`` and
 ``stream`` apply it as they go. ``strength`` mixes the learned transitions with none
-(each row the training mix: the probabilities are then unchanged).
+(each row the training mix: the probabilities are then unchanged). The transitions must come from
+whole records in time order: the inter-patient split's training beats (``train_transitions`` of its
+checkpoints); an intra-patient split's training beats are a random part of each record, so its
+checkpoints store none. A beat whose S probability the AF gate set to 0 keeps it at 0 (smoothing
+multiplies); the gate is applied again after smoothing only as a safeguard.
 """
 
 from __future__ import annotations
@@ -33,11 +37,14 @@ def transitions_of(meta: dict) -> np.ndarray:
     """A checkpoint's ``train_transitions`` (what :class:`BeatSmoother` needs), checked."""
     k = len(meta["classes"])
     t = meta.get("train_transitions")
-    if not t:
+    if t is None or (hasattr(t, "__len__") and len(t) == 0):
         raise EcgbeatError("--smooth needs the class-to-class transitions of the model's training beats "
                            "(train_transitions), which this checkpoint lacks: train or refit it with this version "
-                           "of ecgbeat on MIT-BIH records")
-    t = np.asarray(t, dtype=np.float64)
+                           "of ecgbeat on the inter-patient split (whole MIT-BIH records)")
+    try:
+        t = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError):
+        t = np.full((0, 0), np.nan)
     if t.shape != (k, k) or not np.isfinite(t).all() or (t < 0).any() or not np.allclose(t.sum(axis=1), 1.0):
         raise EcgbeatError(f"checkpoint train_transitions must be a {k} x {k} row-stochastic matrix")
     return t
