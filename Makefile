@@ -50,7 +50,7 @@ bench-inter: $(STAMP)
 	$(PY) benchmarks/adapt_priors.py --runs $(INTER_RUNS) --test-runs $(INTER_RUNS)-refit --models $(INTER_MODELS) \
 		--mix --size 3 --af-gate --causal --validate folds --self-train --stem accuracy_inter_bench_refit
 	$(PY) benchmarks/adapt_priors.py --runs $(INTER_RUNS) --test-runs $(INTER_RUNS)-refit --models $(INTER_MODELS) \
-		--mix --size 3 --af-gate --causal --validate folds --smooth --self-train --stem accuracy_inter_bench_refit_smooth
+		--mix --size 3 --af-gate --causal --validate folds --smooth --self-train --stem accuracy_inter_bench_refit_smooth2
 
 bench-detection: $(STAMP)
 	$(PY) benchmarks/detection.py
