@@ -56,3 +56,21 @@ def small_beats(mitdb):
 @pytest.fixture(scope="session")
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def stream_probabilities():
+    """``f(pair, sig, config, chunk_s=0.5)``: a StreamClassifier fed ``sig`` in chunks of ``chunk_s``
+    seconds (the CLI's default), its beats' probabilities as an array (NaN rows: unreadable)."""
+    def run(pair, sig, config, chunk_s: float = 0.5) -> np.ndarray:
+        from ecgbeat.labels import CLASSES
+        from ecgbeat.stream import StreamClassifier
+
+        sc, out, step = StreamClassifier(pair, sig.fs, config), [], int(chunk_s * sig.fs)
+        for i in range(0, len(sig.signal_mV), step):
+            out += sc.push(sig.signal_mV[i: i + step])
+        out += sc.flush()
+        return np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
+                         for b in out])
+
+    return run

@@ -135,7 +135,7 @@ def test_bad_settings_are_refused(small_beats):
         SelfTrainer(5).update(np.full((3, 5), 0.2), np.zeros((2, 4)))
 
 
-def test_self_training_through_evaluate_analyze_and_stream(mitdb, small_beats):
+def test_self_training_through_evaluate_analyze_and_stream(mitdb, small_beats, stream_probabilities):
     """evaluate_beats(self_train=...) is adjust_proba with self-training; analyze and a chunked stream
     with AnalyzeConfig.self_train agree, learn nothing before the first refit, and change the rest.
     (An untrained model is rarely sure of anything, so confidence 0.2 lets every beat teach.)"""
@@ -147,7 +147,6 @@ def test_self_training_through_evaluate_analyze_and_stream(mitdb, small_beats):
     from ecgbeat.labels import CLASSES
     from ecgbeat.models import create_model
     from ecgbeat.predict import adjust_proba, evaluate_beats, predict_proba
-    from ecgbeat.stream import StreamClassifier
 
     torch.manual_seed(0)
     model = create_model("lstm", patch_size=8, num_layers=1, n_features=5).eval()
@@ -178,15 +177,8 @@ def test_self_training_through_evaluate_analyze_and_stream(mitdb, small_beats):
     assert len(readable) > 300
     np.testing.assert_allclose(result.proba[readable[:256]], plain.proba[readable[:256]], atol=1e-6)
     assert np.abs(result.proba[readable[256:]] - plain.proba[readable[256:]]).max() > 0.05
-    sc = StreamClassifier(pair, sig.fs, config)
-    out = []
-    step = int(0.5 * sig.fs)  # the CLI's default chunk: a first chunk may hold a single beat, without RR
-    for i in range(0, len(sig.signal_mV), step):
-        out += sc.push(sig.signal_mV[i: i + step])
-    out += sc.flush()
-    streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
-                         for b in out])
-    assert np.allclose(streamed, result.proba, atol=1e-5, equal_nan=True)
+    # 0.5-s chunks, the CLI's default: a first chunk may hold a single beat, without RR
+    assert np.allclose(stream_probabilities(pair, sig, config), result.proba, atol=1e-5, equal_nan=True)
     with pytest.raises(EcgbeatError, match="CONFIDENCE:C"):
         analyze_record(sig, pair, AnalyzeConfig(self_train="1.5:1"))
     # a model without patient context still gets the patient's template for self-training, as

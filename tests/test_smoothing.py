@@ -121,7 +121,7 @@ def test_settings_and_checkpoint_transitions_are_checked():
     np.testing.assert_allclose(transitions_of({**meta, "train_transitions": good.tolist()}), good)
 
 
-def test_smoothing_in_evaluate_analyze_and_stream(mitdb, small_beats, training, tmp_path):
+def test_smoothing_in_evaluate_analyze_and_stream(mitdb, small_beats, training, tmp_path, stream_probabilities):
     """evaluate_beats(smooth=) is adjust_proba with smoothing after the gate (no S where the gate
     fired); analyze and a chunked stream agree; a checkpoint without transitions, a bad strength and
     Kaggle rows are one-line errors."""
@@ -135,7 +135,6 @@ def test_smoothing_in_evaluate_analyze_and_stream(mitdb, small_beats, training, 
     from ecgbeat.io.signals import read_signal, signal_from_array
     from ecgbeat.models import create_model
     from ecgbeat.predict import adjust_proba, af_rr, evaluate_beats, predict_proba
-    from ecgbeat.stream import StreamClassifier
 
     T, prior = training
     torch.manual_seed(0)
@@ -160,13 +159,7 @@ def test_smoothing_in_evaluate_analyze_and_stream(mitdb, small_beats, training, 
     assert result.summary["smooth"] == 1.0
     plain = analyze_record(sig, pair, AnalyzeConfig(scaling="causal", af_gate=True)).proba
     assert np.abs(np.nan_to_num(result.proba - plain)).max() > 0.05
-    sc, out, step = StreamClassifier(pair, sig.fs, config), [], int(0.5 * sig.fs)
-    for i in range(0, len(sig.signal_mV), step):
-        out += sc.push(sig.signal_mV[i: i + step])
-    out += sc.flush()
-    streamed = np.array([[np.nan] * 5 if b["probabilities"] is None else [b["probabilities"][c] for c in CLASSES]
-                         for b in out])
-    assert np.allclose(streamed, result.proba, atol=1e-5, equal_nan=True)
+    assert np.allclose(stream_probabilities(pair, sig, config), result.proba, atol=1e-5, equal_nan=True)
 
     save_checkpoint(tmp_path / "m" / "model", model, {**meta, "split": "inter", "seed": 0,
                                                        "preprocessing": {"fs": 125.0, "n_samples": 187}})
