@@ -103,14 +103,6 @@ def name(setting, self_train: dict | None = None, smooth: float | None = None) -
     return f"{iters} EM step{'s' if iters > 1 else ''}, strength {strength:g}, held: {held}" + st
 
 
-def record_errors(y: np.ndarray, pred: np.ndarray, record: np.ndarray) -> dict:
-    """Per record, the S and V errors behind an EC57 row (:func:`ecgbeat.metrics.record_errors`)."""
-    from ecgbeat.labels import CLASSES
-    from ecgbeat.metrics import record_errors as errors
-
-    return errors(y, pred, record, CLASSES)
-
-
 def error_lines(row: dict) -> list[str]:
     """Markdown: the records behind most of a row's S and V errors, one count per ensemble."""
     errs = row["record_errors"]
@@ -183,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import record_errors
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.predict import class_mix, predict_proba
     from ecgbeat.smoothing import transition_matrix
@@ -201,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}  # (seed, model) -> probabilities
         for seed, members in sorted(by_seed.items()):
             split = load_split(replace(spec, seed=seed))
+            train_beats = (split.train, split.val) if args.test_runs else (split.train,)  # what DS2's model saw
+            per_seed = {  # the same for every model of this seed
+                "val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
+                "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
+                "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample, len(CLASSES)),
+                "trans_test": transition_matrix(*(np.concatenate([getattr(b, k) for b in train_beats])
+                                                  for k in ("y", "record", "sample")), len(CLASSES))}
             for name_, path in members:
                 model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
@@ -210,17 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     if test_meta.get("seed") != meta.get("seed") or test_meta.get("model") != meta.get("model"):
                         p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
                     test_prior = np.asarray(test_meta["train_prior"])
-                train_beats = (split.train, split.val) if args.test_runs else (split.train,)  # what DS2's model saw
-                runs[seed, name_] = {"prior": prior, "val_records": sorted(set(split.val.record.tolist())),
-                                     "trans_val": transition_matrix(split.train.y, split.train.record,
-                                                                    split.train.sample, len(CLASSES)),
-                                     "trans_test": transition_matrix(
-                                         np.concatenate([b.y for b in train_beats]),
-                                         np.concatenate([b.record for b in train_beats]),
-                                         np.concatenate([b.sample for b in train_beats]), len(CLASSES)),
-                                     "val": predict_proba(model, split.val), "val_y": split.val.y,
-                                     "val_beats": where(split.val, args.af_gate, not args.keep_ectopic,
-                                                        args.self_train),
+                runs[seed, name_] = {**per_seed, "prior": prior, "val": predict_proba(model, split.val),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
@@ -230,12 +220,15 @@ def main(argv: list[str] | None = None) -> int:
                for setting in [None, *GRID]]
         best = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])
         chosen, chosen_st, chosen_sm, score_now = best["raw"], None, None, best["val_macro_f1"]
-        smoothing, self_training, scores = [], [], {}
+        smoothing, self_training = [], []
+        # reported rows: (setting, self-training, smoothing, validation score), each setting once
+        reported = [(s_, None, None, next((v["val_macro_f1"] for v in val if v["raw"] == s_), None))
+                    for s_ in [None, chosen, *(a for a in also if a != chosen)]]
         if args.smooth:  # on top of the chosen setting; kept only when validation improves
             smoothing = [{"setting": name(chosen, None, lam), "smooth": lam,
                           "val_macro_f1": val_score(scored, chosen, args.causal, None, lam)} for lam in SMOOTH_GRID]
             best_sm = max(smoothing, key=lambda v: v["val_macro_f1"])
-            scores[(best_sm["smooth"], None)] = best_sm["val_macro_f1"]
+            reported.insert(2, (chosen, None, best_sm["smooth"], best_sm["val_macro_f1"]))  # kept or not
             if best_sm["val_macro_f1"] > score_now:
                 chosen_sm, score_now = best_sm["smooth"], best_sm["val_macro_f1"]
         if args.self_train:  # on top of the chosen setting (and smoothing); kept only when validation improves
@@ -243,20 +236,14 @@ def main(argv: list[str] | None = None) -> int:
                               "val_macro_f1": val_score(scored, chosen, args.causal, st, chosen_sm)}
                              for st in SELF_TRAIN_GRID]
             best_st = max(self_training, key=lambda v: v["val_macro_f1"])
-            scores[(chosen_sm, json.dumps(best_st["self_train"]))] = best_st["val_macro_f1"]
+            reported.insert(3 if args.smooth else 2,
+                            (chosen, best_st["self_train"], chosen_sm, best_st["val_macro_f1"]))
             if best_st["val_macro_f1"] > score_now:
                 chosen_st = best_st["self_train"]
         seeds = sorted(by_seed)
         groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
         rows = []
-        reported = [(s_, None, None) for s_ in [None, chosen, *(a for a in also if a != chosen)]]  # each once
-        extra = []  # the best smoothing, then the best self-training on validation, kept or not
-        if args.smooth:
-            extra.append((chosen, None, best_sm["smooth"]))
-        if args.self_train:
-            extra.append((chosen, best_st["self_train"], chosen_sm))
-        reported[2:2] = extra
-        for setting, st, sm in reported:
+        for setting, st, sm, score in reported:
             singles = [ec57_row(test.y, adjusted(r["test"], test_beats, r["test_prior"], setting, args.causal, st, sm,
                                                  r["trans_test"]), test.classes) for r in runs.values()]
             ensembles, errors = [], []
@@ -266,9 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                                  np.mean([r["test_prior"] for r in members], axis=0), setting, args.causal, st, sm,
                                  np.mean([r["trans_test"] for r in members], axis=0))
                 ensembles.append(ec57_row(test.y, proba, test.classes))
-                errors.append(record_errors(test.y, proba.argmax(axis=1), test.record))
-            score = (next((v["val_macro_f1"] for v in val if v["raw"] == setting), None)
-                     if st is None and sm is None else scores[(sm, None if st is None else json.dumps(st))])
+                errors.append(record_errors(test.y, proba.argmax(axis=1), test.record, CLASSES))
             rows.append({"setting": name(setting, st, sm), "val_macro_f1": score, "self_train": st, "smooth": sm,
                          "chosen_by_validation": setting == chosen and st == chosen_st and sm == chosen_sm,
                          "singles": singles,
@@ -311,9 +296,10 @@ def main(argv: list[str] | None = None) -> int:
                 "(`ecgbeat.predict.CausalAdapter`: EM every 32 beats over the last 2,000), as `analyze` and "
                 "`stream` do." if args.causal else "")
              + (" **Beat-to-beat smoothing** (`ecgbeat.smoothing`): after the gate, each record's probabilities "
-                "filtered forward through the class-to-class transitions of the run's training beats (a hybrid HMM), "
-                "the gate applied again; its strength chosen on validation on top of the chosen adaptation setting, "
-                "kept only when validation macro-F1 improves (before any self-training)." if args.smooth else "")
+                "filtered forward through the class-to-class transitions of the run's training beats (a hybrid "
+                "HMM; a gated S probability stays 0); its strength chosen on validation on top of the chosen "
+                "adaptation setting, kept only when validation macro-F1 improves (before any self-training)."
+                if args.smooth else "")
              + (" **Self-training** (`ecgbeat.self_training`): after the gate, per DS2 record, a balanced logistic "
                 "regression fitted on the record's own confident beats (labelled by the model) averaged with the "
                 "model's probabilities, the gate applied again; "

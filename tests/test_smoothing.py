@@ -90,7 +90,7 @@ def test_the_smoother_is_causal_and_chunk_independent(small_beats, training):
         BeatSmoother(T[:4, :4], prior)
 
 
-def test_the_gate_is_applied_again_after_smoothing(small_beats, training):
+def test_smoothing_keeps_s_out_where_the_gate_fired(small_beats, training):
     """201: S beats before and after its fibrillation; after smoothing, still no S where the gate
     fired (a gated beat's S probability is 0, and smoothing multiplies it)."""
     from ecgbeat.predict import adjust_proba, af_flags, af_rr, gate_af

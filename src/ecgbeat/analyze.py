@@ -83,7 +83,7 @@ class AnalyzeConfig:
     smooth : float or None
         Beat-to-beat smoothing strength in [0, 1] (:class:`ecgbeat.smoothing.BeatSmoother`, forward
         filtering through the class-to-class transitions of the model's training beats; needs the
-        checkpoint's ``train_prior`` and ``train_transitions``), after the AF gate (applied again).
+        checkpoint's ``train_prior`` and ``train_transitions``), after the AF gate.
     self_train : str or None
         "CONFIDENCE:C": per-patient self-training (:class:`ecgbeat.self_training.SelfTrainer`) on
         the patient's earlier confident beats, after adaptation and the AF gate (applied again).
@@ -523,7 +523,7 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     :func:`class_mix_adapter`), ``rhythm`` (a :class:`~ecgbeat.dsp.rhythm.RhythmTracker` for the
     AF gate, :func:`rhythm_tracker`), ``smoother`` (a :class:`~ecgbeat.smoothing.BeatSmoother`,
     :func:`beat_smoother`) and ``trainer`` (a :class:`~ecgbeat.self_training.SelfTrainer`,
-    :func:`self_trainer`; both after the gate, which is applied again after each) are updated with these beats,
+    :func:`self_trainer`; both after the gate, applied again after self-training) are updated with these beats,
     which must follow the beats of their earlier updates in time."""
     from .predict import gate_af, predict_proba, ventricular_calls
     from .types import BeatSet
@@ -546,10 +546,8 @@ def classify(model, meta: dict, X: np.ndarray, rr_s: np.ndarray, readable: np.nd
     if rhythm is not None:
         af = rhythm.update(rr_s[:, 0], ventricular_calls(proba, classes))
         proba[idx] = gate_af(proba[idx], af[idx], classes)
-    if smoother is not None:
+    if smoother is not None:  # keeps a gated S probability at 0
         proba[idx] = smoother.update(proba[idx])
-        if af is not None:
-            proba[idx] = gate_af(proba[idx], af[idx], classes)
     if trainer is not None and len(idx):
         from .self_training import self_training_features
 
@@ -573,9 +571,9 @@ def beat_smoother(meta: dict, config: AnalyzeConfig):
     if config.smooth is None:
         return None
     from .predict import train_prior_of
-    from .smoothing import BeatSmoother, parse_smoothing, transitions_of
+    from .smoothing import BeatSmoother, transitions_of
 
-    return BeatSmoother(transitions_of(meta), train_prior_of(meta), parse_smoothing(config.smooth))
+    return BeatSmoother(transitions_of(meta), train_prior_of(meta), config.smooth)  # checked by AnalyzeConfig
 
 
 def self_trainer(meta: dict, config: AnalyzeConfig):

@@ -79,10 +79,10 @@ SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a cla
 SMOOTH_HELP = ("beat-to-beat smoothing after --adapt and --af-gate, before --self-train: each patient's beats filtered "
                "forward through the class-to-class transitions of the model's training beats, STRENGTH in [0, 1] "
                "(e.g. 1; needs the checkpoint's train_transitions; ecgbeat.smoothing)")
-EVALUATE_SELF_TRAIN_HELP = ("per-patient self-training after --adapt and --af-gate: a classifier fitted on the "
-                            "record's beats the model is at least CONFIDENCE sure of, labelled by the model, "
-                            "averaged with the model (L2 strength 1/C; e.g. 0.8:1); fitted on each whole record, "
-                            "or with --causal every 256 beats on the earlier beats only, as analyze and stream do")
+EVALUATE_SELF_TRAIN_HELP = SELF_TRAIN_HELP.replace("fitted every 256 beats on the patient's earlier beats",
+                                                   "fitted on each whole record (with --causal: every 256 beats on "
+                                                   "the patient's earlier beats, as analyze and stream do) on the "
+                                                   "beats")
 
 
 def _raw_args(p: argparse.ArgumentParser) -> None:
@@ -187,22 +187,10 @@ def cmd_evaluate(args) -> None:
     meta = read_checkpoint_meta(args.checkpoint)
     if args.causal and not (args.adapt or args.self_train):
         raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD or --self-train CONFIDENCE:C")
-    if args.adapt:  # a bad setting or a checkpoint without train_prior: refused before the data load
-        from .predict import parse_adaptation, train_prior_of
+    # bad settings, or a checkpoint without train_prior / train_transitions: refused before the data load
+    from .predict import step_settings
 
-        parse_adaptation(args.adapt, tuple(meta["classes"]))
-        train_prior_of(meta)
-    if args.self_train:
-        from .self_training import parse_self_training
-
-        parse_self_training(args.self_train)
-    if args.smooth is not None:  # a bad strength or a checkpoint without transitions: refused before the data
-        from .predict import train_prior_of
-        from .smoothing import parse_smoothing, transitions_of
-
-        parse_smoothing(args.smooth)
-        transitions_of(meta)
-        train_prior_of(meta)
+    step_settings(meta, args.adapt, args.self_train, args.smooth)
     if args.test_csv:  # a Kaggle-format test file: evaluate on it as it is
         from .io.kaggle import load_kaggle_csv
         from .predict import evaluate_checkpoint

@@ -191,7 +191,7 @@ def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, clas
     ``causal`` from its earlier beats, in ``sample`` order), then, where ``prev_rr_s`` (:func:`af_rr`)
     is given, the AF gate (:func:`gate_af`) on :func:`af_flags` of the adapted probabilities, then
     with ``smooth`` (``{"transitions": ..., "strength": ...}``, :mod:`ecgbeat.smoothing`; needs
-    ``train_prior``) beat-to-beat smoothing, the gate applied again, then with ``self_train``
+    ``train_prior``) beat-to-beat smoothing (which keeps a gated S probability at 0), then with ``self_train``
     (keyword arguments of :class:`ecgbeat.self_training.SelfTrainer`, ``{}`` for its defaults)
     per-patient self-training on ``features``
     (:func:`ecgbeat.self_training.self_training_features`; causal with ``causal``), the AF gate
@@ -206,9 +206,8 @@ def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, clas
     if smooth is not None:
         from .smoothing import smooth_per_record
 
+        # a gated beat's S probability is 0 and smoothing multiplies it: no second gate needed
         proba = smooth_per_record(proba, record, sample, smooth["transitions"], train_prior, smooth["strength"])
-        if af is not None:
-            proba = gate_af(proba, af, classes)
     if self_train is not None:
         from .self_training import self_train_per_record
 
@@ -245,6 +244,27 @@ def train_prior_of(meta: dict) -> np.ndarray:
     return np.asarray(prior, dtype=np.float64)
 
 
+def step_settings(meta: dict, adapt: str | None = None, self_train: str | None = None,
+                  smooth: float | str | None = None) -> tuple:
+    """The per-patient settings of :func:`adjust_proba` from their command-line forms, checked against
+    the checkpoint's ``meta`` (one-line errors): the adaptation setting, the training mix (needed by
+    adaptation and smoothing), the self-training keyword arguments and the smoothing dict; None for
+    a step not asked for."""
+    classes = tuple(meta["classes"])
+    setting = parse_adaptation(adapt, classes) if adapt else None
+    st = sm = None
+    if self_train:
+        from .self_training import parse_self_training
+
+        st = parse_self_training(self_train)
+    if smooth is not None:
+        from .smoothing import parse_smoothing, transitions_of
+
+        sm = {"strength": parse_smoothing(smooth), "transitions": transitions_of(meta)}
+    prior = train_prior_of(meta) if adapt or sm is not None else None
+    return setting, prior, st, sm
+
+
 def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, af_gate: bool = False,
                    causal: bool = False, self_train: str | None = None,
                    smooth: float | str | None = None) -> tuple[dict, np.ndarray]:
@@ -265,23 +285,15 @@ def evaluate_beats(model, meta: dict, beats: BeatSet, adapt: str | None = None, 
     if (beats.y < 0).any():
         raise EcgbeatError("evaluation needs labelled beats")
     classes = tuple(meta["classes"])
-    setting = parse_adaptation(adapt, classes) if adapt else None
-    prior = train_prior_of(meta) if adapt else None
+    setting, prior, st, sm = step_settings(meta, adapt, self_train, smooth)
     prev_rr = af_rr(beats) if af_gate else None
-    sm = None
-    if smooth is not None:
-        from .smoothing import parse_smoothing, transitions_of
+    if sm is not None and (np.asarray(beats.record).astype(str) == "").any():
+        raise EcgbeatError("--smooth needs beats cut from whole recordings (each beat's record and position), "
+                           "not Kaggle CSV rows")
+    features = None
+    if st is not None:
+        from .self_training import check_self_training_beats, self_training_features
 
-        sm = {"strength": parse_smoothing(smooth), "transitions": transitions_of(meta)}
-        prior = train_prior_of(meta)
-        if (np.asarray(beats.record).astype(str) == "").any():
-            raise EcgbeatError("--smooth needs beats cut from whole recordings (each beat's record and position), "
-                               "not Kaggle CSV rows")
-    st = features = None
-    if self_train:
-        from .self_training import check_self_training_beats, parse_self_training, self_training_features
-
-        st = parse_self_training(self_train)
         check_self_training_beats(beats)
         features = self_training_features(beats)
     proba = adjust_proba(predict_proba(model, beats), beats.record, beats.sample, classes, prior, setting,

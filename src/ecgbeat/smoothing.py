@@ -11,7 +11,7 @@ probabilities divided by its training class mix act as emission likelihoods; Bou
 whole records in time order: the inter-patient split's training beats (``train_transitions`` of its
 checkpoints); an intra-patient split's training beats are a random part of each record, so its
 checkpoints store none. A beat whose S probability the AF gate set to 0 keeps it at 0 (smoothing
-multiplies); the gate is applied again after smoothing only as a safeguard.
+multiplies), so the gate need not run again after it.
 """
 
 from __future__ import annotations
