@@ -37,7 +37,8 @@ bench-accuracy: $(STAMP)
 # then every run refitted on all of DS1 (its validation records too) and the refits' ensembles
 # scored with that setting, with causal per-patient self-training, and with beat-to-beat smoothing
 # before it (each chosen on validation; the smoothed one is the headline since 2026-11-30, the one
-# without smoothing does better on DS2).
+# without smoothing does better on DS2); last, validation-only runs on the fold the seeds skip
+# (114, 118, 208, 215) and the same choice on all five folds (docs/inter_patient.md).
 INTER_MODELS := lstm,transformer,bilstm_attention,cnn_lstm
 INTER_RUNS ?= runs/inter-bench
 bench-inter: $(STAMP)
@@ -51,6 +52,12 @@ bench-inter: $(STAMP)
 		--mix --size 3 --af-gate --causal --validate folds --self-train --stem accuracy_inter_bench_refit
 	$(PY) benchmarks/adapt_priors.py --runs $(INTER_RUNS) --test-runs $(INTER_RUNS)-refit --models $(INTER_MODELS) \
 		--mix --size 3 --af-gate --causal --validate folds --smooth --self-train --stem accuracy_inter_bench_refit_smooth2
+	$(PY) benchmarks/accuracy.py --models $(INTER_MODELS) --splits inter --seeds 0,1 --epochs 10 \
+		--features rr+context --template --class-weight sqrt --augment --val-records 114,118,208,215 \
+		--keep-runs $(INTER_RUNS)-fold5 --stem accuracy_inter_bench_fold5
+	$(PY) benchmarks/adapt_priors.py --runs $(INTER_RUNS) --val-runs $(INTER_RUNS)-fold5 --test-runs $(INTER_RUNS)-refit \
+		--models $(INTER_MODELS) --mix --size 3 --af-gate --causal --validate folds --smooth --self-train \
+		--stem accuracy_inter_bench_refit_5folds
 
 bench-detection: $(STAMP)
 	$(PY) benchmarks/detection.py

@@ -74,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-by", choices=("beat", "record"), default=None,
                    help="validation beats: whole held-out training records (inter default) or a "
                         "stratified share of the training beats (intra default)")
+    p.add_argument("--val-records", default=None, metavar="R1,R2,...",
+                   help="hold out these training records for validation instead of the fold the seed draws "
+                        "(e.g. the DS1 fold with 208 that the drawn folds skip)")
     p.add_argument("--template", action="store_true",
                    help="models also take each beat's template (median of its patient's previous beats) "
                         "as a second channel")
@@ -404,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick, "models": args.models, "splits": args.splits, "seeds": args.seeds,
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "class_weight": args.class_weight, "features": args.features, "template": args.template,
-        "augment": args.augment, "val_by": args.val_by, "inference_batch": INFERENCE_BATCH,
+        "augment": args.augment, "val_by": args.val_by, "val_records": args.val_records, "inference_batch": INFERENCE_BATCH,
         "loss": args.loss, "sampler": args.sampler,
         "scaling": args.scaling, "records": list(args.records),
         "max_train_beats": args.max_train_beats, "mitdb": str(args.mitdb),
@@ -425,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         for split_name in args.splits:
             for seed in args.seeds:
                 spec = DataSpec(mitdb=str(args.mitdb), records=tuple(args.records), split=split_name, seed=seed,
-                                scaling=args.scaling, val_by=args.val_by)
+                                scaling=args.scaling, val_by=args.val_by,
+                                val_records=tuple(args.val_records.split(",")) if args.val_records else None)
                 split = subsample_train(load_split(spec), args.max_train_beats, seed)
                 for model_name in args.models:
                     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,

@@ -93,6 +93,35 @@ def fold_ensembles(runs) -> list[dict]:
              "n_runs": len(rs)} for fold, rs in sorted(by_fold.items())]
 
 
+def validation_runs(by_seed: dict, spec, args) -> list[dict]:
+    """What :func:`val_score` needs of validation-only runs (``--val-runs``): each run's validation
+    probabilities, training mix and transitions, on the validation records its model.json names."""
+    from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.pipeline import load_split
+    from ecgbeat.predict import predict_proba
+    from ecgbeat.smoothing import transition_matrix
+
+    out, splits = [], {}
+    for seed, members in sorted(by_seed.items()):
+        for _, path in members:
+            model, meta = load_checkpoint(path)
+            val_records = tuple((meta.get("split_info") or {}).get("val_records") or ())
+            if not val_records or not meta.get("train_prior"):
+                raise SystemExit(f"{path}: no validation records or training mix in its model.json")
+            if (seed, val_records) not in splits:
+                split = load_split(replace(spec, seed=seed, val_records=val_records))
+                splits[seed, val_records] = {
+                    "val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
+                    "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
+                    "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample,
+                                                   len(CLASSES)), "split": split}
+            per = splits[seed, val_records]
+            out.append({**{k: v for k, v in per.items() if k != "split"}, "prior": np.asarray(meta["train_prior"]),
+                        "val": predict_proba(model, per["split"].val)})
+    return out
+
+
 def name(setting, self_train: dict | None = None, smooth: float | None = None) -> str:
     st = ("" if smooth is None else f" + smoothing {smooth:g}") + ("" if self_train is None else
           f" + self-training (confidence {self_train['confidence']:g}, C {self_train['C']:g})")
@@ -156,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-runs", type=Path, default=None,
                    help="report DS2 with these models instead: the refits of the --runs (benchmarks/refit.py, same "
                         "folder names); the setting is still chosen on the --runs' validation records")
+    p.add_argument("--val-runs", type=Path, default=None,
+                   help="validation-only runs (accuracy.py --val-records R,... --keep-runs DIR): more DS1 folds "
+                        "for choosing the settings, each on the validation records its model.json names; not "
+                        "reported on DS2")
     p.add_argument("--self-train", action="store_true",
                    help="also score per-patient self-training (ecgbeat.self_training) on top of the chosen "
                         "setting, its confidence and C chosen on validation; kept when validation improves")
@@ -185,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     found = kept_runs(args.runs, set(args.models.split(",")))
     if not found:
         p.error(f"{args.runs}: no inter-seed<S>-<model>/model.json for {args.models}")
+    found_val = kept_runs(args.val_runs, set(args.models.split(","))) if args.val_runs else {}
+    if args.val_runs and not found_val:
+        p.error(f"{args.val_runs}: no inter-seed<S>-<model>/model.json for {args.models}")
     spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter")
     if args.records:
         spec = replace(spec, records=tuple(args.records.split(",")))
@@ -212,10 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                     test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {**per_seed, "prior": prior, "val": predict_proba(model, split.val),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}
+        val_only = validation_runs(families(found_val, args.mix).get(model_name, {}), spec, args) if found_val else []
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
-        folds = fold_ensembles(runs.values())
-        scored = list(runs.values()) if args.validate == "runs" else folds
+        folds = fold_ensembles([*runs.values(), *val_only])
+        scored = [*runs.values(), *val_only] if args.validate == "runs" else folds
         val = [{"setting": name(setting), "raw": setting, "val_macro_f1": val_score(scored, setting, args.causal)}
                for setting in [None, *GRID]]
         best = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])
@@ -270,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "test_runs": str(args.test_runs) if args.test_runs else None,
+            "val_runs": str(args.val_runs) if args.val_runs else None,
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,
             "af_gate_skips_ectopic": args.af_gate and not args.keep_ectopic, "causal": args.causal,
             "validate": args.validate,
@@ -284,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Settings scored on DS1 validation by fold: one ensemble (the mean of the runs validated on "
                 "it) per distinct set of validation records, each counted once (macro-F1 over N, S, V, F, "
                 "pooled); ")
+             + (f"the validation-only runs in `{args.val_runs}` add their folds (chosen there, never reported); "
+                if args.val_runs else "")
              + "DS2 only reports"
              + (f" (with the refits in `{args.test_runs}`: each run trained again on its training and validation "
                 "records, stopped after its best validation epoch, `ecgbeat refit`)" if args.test_runs else "")

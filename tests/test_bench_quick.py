@@ -202,6 +202,24 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert [v["setting"] for v in folds["results"]["cnn_lstm+lstm"]["validation"]] == \
         [v["setting"] for v in res["validation"]]
     assert "by fold" in (out / "ap_folds.md").read_text()
+    # --val-runs: validation-only runs add to their fold (named in their model.json), never to DS2's rows
+    drawn = {tuple(v["records"]) for v in sets}
+    val_runs = tmp_path / "val_runs"
+    for name in ("lstm", "cnn_lstm"):
+        torch.manual_seed(7)
+        meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
+                "split": "inter", "seed": 7, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01],
+                "split_info": {"val_records": ["106"], "val_records_given": True}}
+        save_checkpoint(val_runs / f"inter-seed7-{name}" / "model", create_model(name, hidden_size=8), meta)
+    adapt_priors("ap_valruns", "--validate", "folds", "--val-runs", str(val_runs))
+    more = json.loads((out / "ap_valruns.json").read_text())
+    vr = more["results"]["cnn_lstm+lstm"]
+    assert more["meta"]["val_runs"] == str(val_runs) and ("106",) in drawn
+    assert {tuple(v["records"]): v["runs"] for v in vr["validation_sets"]} == {("101",): 2, ("106",): 4}
+    assert [v["val_macro_f1"] for v in vr["validation"]] != [v["val_macro_f1"] for v in
+                                                             folds["results"]["cnn_lstm+lstm"]["validation"]]
+    assert vr["rows"][0]["singles"] == folds["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]  # DS2: the runs only
+    assert "validation-only runs" in (out / "ap_valruns.md").read_text()
     # --test-runs: DS2 from other checkpoints of the same seeds and models (refits), the choice unchanged
     refits = tmp_path / "refits"
     for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):

@@ -232,6 +232,24 @@ def test_inter_split_validation_grouping_is_recorded(mitdb, tmp_path):
     beat = metas["beat"]
     assert abs(beat["n_val"] / (beat["n_train"] + beat["n_val"]) - beat["val_fraction"]) < 0.01
     assert metas[None]["val_by"] == "record" and metas[None]["val_records"] in (["101"], ["106"])
+    # --val-records: that record, whatever the seed; refit rebuilds it; a DS2 record is a one-line error
+    drawn = metas[None]["val_records"][0]
+    given = "106" if drawn == "101" else "101"
+    out = run_cli("train", "--mitdb", mitdb, "--records", "101,106,100", "--split", "inter", "--epochs", "1",
+                  "--val-records", given, "--out", tmp_path / "given")
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads((tmp_path / "given" / "model.json").read_text())["split_info"]
+    assert info["val_records"] == [given] and info["val_records_given"] is True and info["train_records"] == [
+        "101", "106"]
+    out = run_cli("refit", tmp_path / "given" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "given_refit")
+    assert out.returncode == 0, out.stderr[-2000:]
+    refit = json.loads((tmp_path / "given_refit" / "model.json").read_text())
+    assert refit["refit_of"]["val_records"] == [given] and refit["split_info"]["n_train"] == info["n_train"] + info[
+        "n_val"]
+    out = run_cli("train", "--mitdb", mitdb, "--records", "101,106,100", "--split", "inter", "--epochs", "1",
+                  "--val-records", "100", "--out", tmp_path / "bad")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "100 not among the training records" in out.stderr and not (tmp_path / "bad" / "model.json").exists()
 
 
 def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):

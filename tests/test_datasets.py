@@ -134,6 +134,27 @@ def test_inter_split_keeps_patients_apart(small_beats):
         split_beats(small_beats, "random")
 
 
+def test_inter_split_on_given_validation_records(small_beats):
+    """``val_records`` holds out exactly those DS1 records, whatever the seed, even the fold the seed-drawn
+    folds skip (208 holds most F beats); records outside the training part are a one-line error."""
+    a = split_beats(small_beats, "inter", seed=0, val_records=["208", "118"])
+    b = split_beats(small_beats, "inter", seed=5, val_records=["118", "208"])
+    assert a.info["val_records"] == ["118", "208"] and a.info["val_records_given"] is True
+    assert set(a.val.record) == {"118", "208"} and set(a.train.record) == {"119", "124", "201", "209"}
+    np.testing.assert_array_equal(a.val.sample, b.val.sample)
+    assert len(a.train) + len(a.val) == int(np.isin(small_beats.record, DS1).sum())
+    total = np.bincount(np.concatenate([a.train.y, a.val.y]), minlength=5)
+    assert np.bincount(a.val.y, minlength=5)[3] * 2 > total[3]  # the F beats go to validation with 208
+    drawn = split_beats(small_beats, "inter", seed=0)
+    assert "val_records_given" not in drawn.info and "208" not in drawn.info["val_records"]
+    for bad, match in ((["232"], "232 not among the training records"), ([], "none given"),
+                       (["118", "119", "124", "201", "208", "209"], "leave no training record")):
+        with pytest.raises(EcgbeatError, match=match):
+            split_beats(small_beats, "inter", val_records=bad)
+    with pytest.raises(EcgbeatError, match="by record, not by beat"):
+        split_beats(small_beats, "inter", val_by="beat", val_records=["118"])
+
+
 def test_missing_files_give_one_line_errors(mitdb, tmp_path):
     (tmp_path / "900.hea").write_text((mitdb / "100.hea").read_text().replace("100", "900"))
     with pytest.raises(EcgbeatError, match=r"900.dat: missing signal file of WFDB record 900"):

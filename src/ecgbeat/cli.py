@@ -33,6 +33,8 @@ def _spec(args):
     records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
     return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
                     scaling=getattr(args, "scaling", None) or "fixed", val_by=getattr(args, "val_by", None),
+                    val_records=tuple(r.strip() for r in args.val_records.split(","))
+                    if getattr(args, "val_records", None) else None,
                     train_csv=getattr(args, "train_csv", None), test_csv=getattr(args, "test_csv", None))
 
 
@@ -65,6 +67,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-by", choices=("record", "beat"), default=None,
                    help="validation set: held-out training records (inter default: measures unseen "
                         "patients) or a stratified share of the training beats (intra default)")
+    p.add_argument("--val-records", default=None, metavar="R1,R2,...",
+                   help="hold out these training records for validation instead of the fold --seed draws")
     p.add_argument("--template", action="store_true",
                    help="give the model each beat's template (median of the patient's previous beats) "
                         "as a second channel (inter-patient)")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +171,8 @@ VAL_FRACTION = {"intra": 0.1, "inter": 0.2}
 
 
 def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fraction: float | None = None,
-                test_fraction: float = 0.2, val_by: str | None = None) -> Split:
+                test_fraction: float = 0.2, val_by: str | None = None,
+                val_records: Sequence[str] | None = None) -> Split:
     """Train / validation / test sets.
 
     ``intra``: stratified random split of all beats, ``test_fraction`` for test (the Kaggle
@@ -185,12 +186,19 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
     which keeps the class mix close to the whole), so that validation, like the test, measures
     patients the model has never seen; with fewer than two training records it falls back to
     beats. ``val_fraction`` defaults to :data:`VAL_FRACTION` of the split.
+
+    ``val_records`` names the held-out training records instead (scikit-learn's ``PredefinedSplit``
+    idea): every named record must be a training record and at least one must stay for training.
+    Cross-validation over records uses it for the folds the seed-drawn fold skips (in DS1 the fold
+    with 208, which holds 90 % of the F beats).
     """
     from sklearn.model_selection import train_test_split
 
     if split not in SPLITS:
         raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    val_by = val_by or ("record" if split == "inter" else "beat")
+    val_by = val_by or ("record" if split == "inter" or val_records is not None else "beat")
+    if val_records is not None and val_by != "record":
+        raise EcgbeatError("validation records are given, so validation is by record, not by beat")
     if val_by not in ("beat", "record"):
         raise EcgbeatError(f"unknown validation grouping {val_by!r}; choose beat or record")
     val_fraction = VAL_FRACTION[split] if val_fraction is None else float(val_fraction)
@@ -209,7 +217,18 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
         info = {"train_records": sorted(set(beats.record[train_idx])),
                 "test_records": sorted(set(beats.record[test_idx]))}
     groups = beats.record[train_idx].astype(str)
-    if val_by == "record" and len(np.unique(groups)) >= 2:
+    if val_records is not None:
+        wanted = sorted({str(r).strip() for r in val_records})
+        missing = [r for r in wanted if r not in set(groups.tolist())]
+        if not wanted or missing:
+            raise EcgbeatError(f"validation record(s) {', '.join(missing) or '(none given)'} not among the "
+                               f"training records of the {split} split ({', '.join(sorted(set(groups.tolist())))})")
+        val_pos = np.flatnonzero(np.isin(groups, wanted))
+        if len(val_pos) == len(groups):
+            raise EcgbeatError(f"validation records {', '.join(wanted)} leave no training record")
+        fit_idx, val_idx = np.delete(train_idx, val_pos), train_idx[val_pos]
+        info["val_records"], info["val_records_given"] = wanted, True
+    elif val_by == "record" and len(np.unique(groups)) >= 2:
         n_splits = int(np.clip(round(1.0 / val_fraction), 2, len(np.unique(groups))))
         fit_pos, val_pos = _record_fold(beats.y[train_idx], groups, n_splits, seed)
         fit_idx, val_idx = train_idx[fit_pos], train_idx[val_pos]

@@ -50,6 +50,7 @@ class DataSpec:
     test_csv: str | None = None
     val_fraction: float | None = None  # None: the split's default (datasets.VAL_FRACTION)
     val_by: str | None = None  # "beat" or "record"; None: the split's default (datasets.split_beats)
+    val_records: tuple[str, ...] | None = None  # held-out training records; None: a fold drawn by the seed
     scaling: str = "fixed"  # BeatParams.scaling of beats built from MIT-BIH
 
 
@@ -72,7 +73,8 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
                            "val_fraction": val_fraction, "beat_params": BeatParams().to_dict()})
     params = BeatParams(scaling=spec.scaling)
     beats = build_beats(spec.records, mitdb=spec.mitdb, params=params, cache_dir=cache_dir(), progress=progress)
-    split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction, val_by=spec.val_by)
+    split = split_beats(beats, spec.split, seed=spec.seed, val_fraction=spec.val_fraction, val_by=spec.val_by,
+                        val_records=spec.val_records)
     split.info["records"] = list(spec.records)
     split.info["beat_params"] = params.to_dict()
     return split
@@ -196,7 +198,8 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
         raise EcgbeatError(f"{where}: its model.json has no best epoch or training settings (an ensemble?)")
     params = BeatParams.from_dict(info.get("beat_params", {}))
     spec = DataSpec(mitdb=mitdb, records=tuple(info["records"]), split=meta["split"], seed=int(meta["seed"]),
-                    val_fraction=info.get("val_fraction"), val_by=info.get("val_by"), scaling=params.scaling)
+                    val_fraction=info.get("val_fraction"), val_by=info.get("val_by"), scaling=params.scaling,
+                    val_records=tuple(info["val_records"]) if info.get("val_records_given") else None)
     split = load_split(spec, progress=progress)
     if split.info.get("val_records") != info.get("val_records") or len(split.val) != info.get("n_val"):
         raise EcgbeatError(f"{where}: its split does not rebuild the same validation beats "
