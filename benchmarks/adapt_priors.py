@@ -248,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
                     test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {**per_seed, "prior": prior, "val": predict_proba(model, split.val),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}
-        val_only = validation_runs(families(found_val, args.mix).get(model_name, {}), spec, args) if found_val else []
+        val_only = []
+        if found_val:
+            val_family = families(found_val, args.mix).get(model_name)
+            if not val_family:
+                p.error(f"{args.val_runs}: no validation-only runs of {model_name} (every model of a seed)")
+            val_only = validation_runs(val_family, spec, args)
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
         folds = fold_ensembles([*runs.values(), *val_only])
