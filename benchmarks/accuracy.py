@@ -298,7 +298,8 @@ def render_markdown(doc: dict) -> str:
         + (f"; {meta['loss']} loss" if meta.get("loss", "cross_entropy") != "cross_entropy" else "")
         + (f"; {meta['sampler']} sampler" if meta.get("sampler", "shuffle") != "shuffle" else "")
         + f"; beat scaling {meta.get('scaling', 'fixed')}; best epoch by validation macro-F1 (validation: "
-        + ("about 20 % of the DS1 beats for inter, stratified" if meta.get("val_by") == "beat" else
+        + (f"records {meta['val_records']}" if meta.get("val_records") else
+           "about 20 % of the DS1 beats for inter, stratified" if meta.get("val_by") == "beat" else
            "10 % of the training beats for intra, about 20 % of the DS1 records for inter") + ")",
         f"- seeds: {', '.join(str(s) for s in meta['seeds'])}; values are mean ± sample std over seeds, in %",
         f"- inference: PyTorch, CPU, eval mode, batch {meta.get('inference_batch', 4096)}, "
