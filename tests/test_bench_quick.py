@@ -66,11 +66,13 @@ def test_accuracy_benchmark_quick(mitdb, tmp_path):
 
 
 def test_accuracy_benchmark_quick_with_patient_context(mitdb, tmp_path):
-    """The inter-patient configuration's options reach the model and the report."""
+    """The inter-patient configuration's options reach the model and the report, the given
+    validation records too."""
     out = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "accuracy.py"), "--quick", "--models", "lstm", "--template",
-         "--features", "rr+context", "--out", str(out), "--mitdb", str(mitdb)],
+         "--features", "rr+context", "--splits", "inter", "--records", "100,101,105,106", "--val-records", "106",
+         "--out", str(out), "--mitdb", str(mitdb)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     doc = json.loads((out / "accuracy_quick.json").read_text())
@@ -79,6 +81,7 @@ def test_accuracy_benchmark_quick_with_patient_context(mitdb, tmp_path):
     assert run["model_args"]["in_channels"] == 2 and run["model_args"]["n_features"] == 11
     md = (out / "accuracy_quick.md").read_text()
     assert "patient-context features" in md and "template channel" in md
+    assert run["val_records"] == ["106"] and "validation: records 106" in md
 
 
 def test_ensemble_benchmark_combines_kept_runs(mitdb, tmp_path):
