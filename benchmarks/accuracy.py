@@ -75,8 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="validation beats: whole held-out training records (inter default) or a "
                         "stratified share of the training beats (intra default)")
     p.add_argument("--val-records", default=None, metavar="R1,R2,...",
-                   help="hold out these training records for validation instead of the fold the seed draws "
-                        "(e.g. the DS1 fold with 208 that the drawn folds skip)")
+                   help="inter split only: hold out these DS1 records for validation instead of the fold the "
+                        "seed draws (e.g. the fold with 208 that the drawn folds skip)")
     p.add_argument("--template", action="store_true",
                    help="models also take each beat's template (median of its patient's previous beats) "
                         "as a second channel")
@@ -107,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = sorted(set(args.splits) - {"intra", "inter"})
     if bad:
         p.error(f"unknown split(s) {', '.join(bad)}; choose from intra, inter")
+    if args.val_records and args.splits != ["inter"]:
+        p.error("--val-records names DS1 records: it needs --splits inter")
     try:
         args.seeds = [int(s) for s in _csv(args.seeds)] or ([0] if args.quick else [0, 1, 2])
     except ValueError:
@@ -391,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from ecgbeat.errors import EcgbeatError
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.training import INFERENCE_BATCH, TrainConfig
@@ -432,7 +435,11 @@ def main(argv: list[str] | None = None) -> int:
                 spec = DataSpec(mitdb=str(args.mitdb), records=tuple(args.records), split=split_name, seed=seed,
                                 scaling=args.scaling, val_by=args.val_by,
                                 val_records=tuple(args.val_records.split(",")) if args.val_records else None)
-                split = subsample_train(load_split(spec), args.max_train_beats, seed)
+                try:
+                    split = subsample_train(load_split(spec), args.max_train_beats, seed)
+                except EcgbeatError as e:  # bad records, --val-records, data: one line, no traceback
+                    print(f"accuracy.py: error: {e}", file=sys.stderr)
+                    return 2
                 for model_name in args.models:
                     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                          class_weight=args.class_weight, augment=args.augment, seed=seed,

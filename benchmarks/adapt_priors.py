@@ -93,32 +93,41 @@ def fold_ensembles(runs) -> list[dict]:
              "n_runs": len(rs)} for fold, rs in sorted(by_fold.items())]
 
 
-def validation_runs(by_seed: dict, spec, args) -> list[dict]:
-    """What :func:`val_score` needs of validation-only runs (``--val-runs``): each run's validation
-    probabilities, training mix and transitions, on the validation records its model.json names."""
-    from ecgbeat.checkpoint import load_checkpoint
+def fold_inputs(split, args) -> dict:
+    """What every run validated on ``split`` shares: its validation records, labels and beats
+    (:func:`where`) and the class-to-class transitions of its training beats."""
     from ecgbeat.labels import CLASSES
+    from ecgbeat.smoothing import transition_matrix
+
+    return {"val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
+            "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
+            "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample, len(CLASSES))}
+
+
+def validation_runs(by_seed: dict, spec, args, error) -> list[dict]:
+    """What :func:`val_score` needs of validation-only runs (``--val-runs``): each run's validation
+    probabilities and training mix on the validation records its model.json names (trained with
+    ``--val-records``; the rebuilt split must hold as many validation beats as the run's did)."""
+    from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.pipeline import load_split
     from ecgbeat.predict import predict_proba
-    from ecgbeat.smoothing import transition_matrix
 
     out, splits = [], {}
     for seed, members in sorted(by_seed.items()):
         for _, path in members:
             model, meta = load_checkpoint(path)
-            val_records = tuple((meta.get("split_info") or {}).get("val_records") or ())
-            if not val_records or not meta.get("train_prior"):
-                raise SystemExit(f"{path}: no validation records or training mix in its model.json")
-            if (seed, val_records) not in splits:
-                split = load_split(replace(spec, seed=seed, val_records=val_records))
-                splits[seed, val_records] = {
-                    "val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
-                    "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
-                    "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample,
-                                                   len(CLASSES)), "split": split}
-            per = splits[seed, val_records]
-            out.append({**{k: v for k, v in per.items() if k != "split"}, "prior": np.asarray(meta["train_prior"]),
-                        "val": predict_proba(model, per["split"].val)})
+            info = meta.get("split_info") or {}
+            if meta.get("split") != "inter" or not info.get("val_records_given") or not meta.get("train_prior"):
+                error(f"{path}: not a validation-only run (inter split, --val-records, train_prior in model.json)")
+            key = tuple(info["val_records"])
+            if key not in splits:
+                split = load_split(replace(spec, seed=seed, val_records=key))
+                splits[key] = (split, fold_inputs(split, args))
+            split, shared = splits[key]
+            if len(split.val) != info.get("n_val"):
+                error(f"{path}: its validation records {', '.join(key)} rebuild {len(split.val)} beats, "
+                      f"not the {info.get('n_val')} it was validated on")
+            out.append({**shared, "prior": np.asarray(meta["train_prior"]), "val": predict_proba(model, split.val)})
     return out
 
 
@@ -231,12 +240,9 @@ def main(argv: list[str] | None = None) -> int:
         for seed, members in sorted(by_seed.items()):
             split = load_split(replace(spec, seed=seed))
             train_beats = (split.train, split.val) if args.test_runs else (split.train,)  # what DS2's model saw
-            per_seed = {  # the same for every model of this seed
-                "val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
-                "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
-                "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample, len(CLASSES)),
-                "trans_test": transition_matrix(*(np.concatenate([getattr(b, k) for b in train_beats])
-                                                  for k in ("y", "record", "sample")), len(CLASSES))}
+            per_seed = {**fold_inputs(split, args),  # the same for every model of this seed
+                        "trans_test": transition_matrix(*(np.concatenate([getattr(b, k) for b in train_beats])
+                                                          for k in ("y", "record", "sample")), len(CLASSES))}
             for name_, path in members:
                 model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             val_family = families(found_val, args.mix).get(model_name)
             if not val_family:
                 p.error(f"{args.val_runs}: no validation-only runs of {model_name} (every model of a seed)")
-            val_only = validation_runs(val_family, spec, args)
+            val_only = validation_runs(val_family, spec, args, p.error)
         test = split.test  # DS2: the same for every seed
         test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
         folds = fold_ensembles([*runs.values(), *val_only])

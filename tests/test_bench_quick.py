@@ -82,6 +82,14 @@ def test_accuracy_benchmark_quick_with_patient_context(mitdb, tmp_path):
     md = (out / "accuracy_quick.md").read_text()
     assert "patient-context features" in md and "template channel" in md
     assert run["val_records"] == ["106"] and "validation: records 106" in md
+    # --val-records on the intra split, or a record that is not a DS1 training record: one line, exit 2
+    for options, message in ((["--quick", "--val-records", "101"], "it needs --splits inter"),
+                             (["--quick", "--splits", "inter", "--records", "100,101,105,106", "--val-records", "100"],
+                              "100 not among the training records")):
+        proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "accuracy.py"), *options, "--out", str(out),
+                               "--mitdb", str(mitdb)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        last = proc.stderr.strip().splitlines()[-1]  # argparse prints its usage first
+        assert proc.returncode == 2 and message in last and "Traceback" not in proc.stderr, proc.stderr[-2000:]
 
 
 def test_ensemble_benchmark_combines_kept_runs(mitdb, tmp_path):
@@ -206,13 +214,17 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
         [v["setting"] for v in res["validation"]]
     assert "by fold" in (out / "ap_folds.md").read_text()
     # --val-runs: validation-only runs add to their fold (named in their model.json), never to DS2's rows
+    from ecgbeat.pipeline import DataSpec, load_split
+
     drawn = {tuple(v["records"]) for v in sets}
     val_runs = tmp_path / "val_runs"
+    n_val = len(load_split(DataSpec(mitdb=str(mitdb), records=("100", "105", "101", "106"), split="inter",
+                                    val_records=("106",))).val)
     for name in ("lstm", "cnn_lstm"):
         torch.manual_seed(7)
         meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
                 "split": "inter", "seed": 7, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01],
-                "split_info": {"val_records": ["106"], "val_records_given": True}}
+                "split_info": {"val_records": ["106"], "val_records_given": True, "n_val": n_val}}
         save_checkpoint(val_runs / f"inter-seed7-{name}" / "model", create_model(name, hidden_size=8), meta)
     adapt_priors("ap_valruns", "--validate", "folds", "--val-runs", str(val_runs))
     more = json.loads((out / "ap_valruns.json").read_text())
@@ -223,6 +235,24 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
                                                              folds["results"]["cnn_lstm+lstm"]["validation"]]
     assert vr["rows"][0]["singles"] == folds["results"]["cnn_lstm+lstm"]["rows"][0]["singles"]  # DS2: the runs only
     assert "validation-only runs" in (out / "ap_valruns.md").read_text()
+    # an ordinary run among them, or a model missing from them: one line, exit 2
+    for name, change, message in (
+            ("lstm", lambda m: {**m, "split_info": {**m["split_info"], "n_val": n_val + 1}}, "rebuild"),
+            ("lstm", lambda m: {**m, "split_info": {"val_records": ["106"], "n_val": n_val}},
+             "not a validation-only run"),
+            ("cnn_lstm", None, "no validation-only runs of cnn_lstm+lstm")):
+        path = val_runs / f"inter-seed7-{name}" / "model.json"
+        if change is None:
+            path.unlink()
+        else:
+            path.write_text(json.dumps(change(json.loads(path.read_text()))))
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--size", "2",
+             "--models", "lstm,cnn_lstm", "--mix", "--records", "100,105,101,106", "--validate", "folds",
+             "--val-runs", str(val_runs), "--out", str(out), "--stem", "bad", "--mitdb", str(mitdb)],
+            capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert message in proc.stderr.strip().splitlines()[-1]
     # --test-runs: DS2 from other checkpoints of the same seeds and models (refits), the choice unchanged
     refits = tmp_path / "refits"
     for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):

@@ -250,6 +250,10 @@ def test_inter_split_validation_grouping_is_recorded(mitdb, tmp_path):
                   "--val-records", "100", "--out", tmp_path / "bad")
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "100 not among the training records" in out.stderr and not (tmp_path / "bad" / "model.json").exists()
+    out = run_cli("train", "--train-csv", tmp_path / "a.csv", "--test-csv", tmp_path / "b.csv", "--val-records", "101",
+                  "--out", tmp_path / "csv")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "--val-records needs beats built from MIT-BIH records" in out.stderr
 
 
 def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):

@@ -147,12 +147,20 @@ def test_inter_split_on_given_validation_records(small_beats):
     assert np.bincount(a.val.y, minlength=5)[3] * 2 > total[3]  # the F beats go to validation with 208
     drawn = split_beats(small_beats, "inter", seed=0)
     assert "val_records_given" not in drawn.info and "208" not in drawn.info["val_records"]
-    for bad, match in ((["232"], "232 not among the training records"), ([], "none given"),
+    for bad, match in ((["232"], "232 not among the training records"), ([], "no validation records given"),
                        (["118", "119", "124", "201", "208", "209"], "leave no training record")):
         with pytest.raises(EcgbeatError, match=match):
             split_beats(small_beats, "inter", val_records=bad)
     with pytest.raises(EcgbeatError, match="by record, not by beat"):
         split_beats(small_beats, "inter", val_by="beat", val_records=["118"])
+    assert a.info["val_fraction"] is None  # the records decide, not a share
+    blank = split_beats(small_beats, "inter", val_records=[" ", "118 "])
+    assert blank.info["val_records"] == ["118"]
+    for bad, kwargs, match in (("208", {}, "list of record names"), ([" "], {}, "no validation records given"),
+                               (["118"], {"split": "intra"}, "need the inter-patient split"),
+                               (["118"], {"val_by": "records"}, "unknown validation grouping 'records'")):
+        with pytest.raises(EcgbeatError, match=match):
+            split_beats(small_beats, kwargs.pop("split", "inter"), val_records=bad, **kwargs)
 
 
 def test_missing_files_give_one_line_errors(mitdb, tmp_path):

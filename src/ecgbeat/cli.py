@@ -68,7 +68,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="validation set: held-out training records (inter default: measures unseen "
                         "patients) or a stratified share of the training beats (intra default)")
     p.add_argument("--val-records", default=None, metavar="R1,R2,...",
-                   help="hold out these training records for validation instead of the fold --seed draws")
+                   help="inter split: hold out these DS1 records for validation instead of the fold --seed "
+                        "draws")
     p.add_argument("--template", action="store_true",
                    help="give the model each beat's template (median of the patient's previous beats) "
                         "as a second channel (inter-patient)")

@@ -196,11 +196,21 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
 
     if split not in SPLITS:
         raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    val_by = val_by or ("record" if split == "inter" or val_records is not None else "beat")
-    if val_records is not None and val_by != "record":
-        raise EcgbeatError("validation records are given, so validation is by record, not by beat")
-    if val_by not in ("beat", "record"):
+    if val_by not in (None, "beat", "record"):
         raise EcgbeatError(f"unknown validation grouping {val_by!r}; choose beat or record")
+    val_by = val_by or ("record" if split == "inter" or val_records is not None else "beat")
+    wanted = None
+    if val_records is not None:
+        if isinstance(val_records, str):
+            raise EcgbeatError(f"validation records must be a list of record names, got the string {val_records!r}")
+        wanted = sorted({str(r).strip() for r in val_records} - {""})
+        if not wanted:
+            raise EcgbeatError("no validation records given")
+        if split != "inter":
+            raise EcgbeatError("validation records need the inter-patient split (the intra split draws its "
+                               "test beats from every record)")
+        if val_by != "record":
+            raise EcgbeatError(f"validation records are given, so validation is by record, not by {val_by}")
     val_fraction = VAL_FRACTION[split] if val_fraction is None else float(val_fraction)
     if not 0.0 < val_fraction < 1.0:
         raise EcgbeatError(f"validation fraction must be between 0 and 1, got {val_fraction}")
@@ -217,17 +227,17 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
         info = {"train_records": sorted(set(beats.record[train_idx])),
                 "test_records": sorted(set(beats.record[test_idx]))}
     groups = beats.record[train_idx].astype(str)
-    if val_records is not None:
-        wanted = sorted({str(r).strip() for r in val_records})
+    if wanted is not None:
         missing = [r for r in wanted if r not in set(groups.tolist())]
-        if not wanted or missing:
-            raise EcgbeatError(f"validation record(s) {', '.join(missing) or '(none given)'} not among the "
-                               f"training records of the {split} split ({', '.join(sorted(set(groups.tolist())))})")
+        if missing:
+            raise EcgbeatError(f"validation record(s) {', '.join(missing)} not among the training records of "
+                               f"the {split} split ({', '.join(sorted(set(groups.tolist())))})")
         val_pos = np.flatnonzero(np.isin(groups, wanted))
         if len(val_pos) == len(groups):
             raise EcgbeatError(f"validation records {', '.join(wanted)} leave no training record")
         fit_idx, val_idx = np.delete(train_idx, val_pos), train_idx[val_pos]
         info["val_records"], info["val_records_given"] = wanted, True
+        val_fraction = None  # the records, not a share, decide
     elif val_by == "record" and len(np.unique(groups)) >= 2:
         n_splits = int(np.clip(round(1.0 / val_fraction), 2, len(np.unique(groups))))
         fit_pos, val_pos = _record_fold(beats.y[train_idx], groups, n_splits, seed)

@@ -59,6 +59,8 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
     if spec.train_csv or spec.test_csv:
         if not (spec.train_csv and spec.test_csv):
             raise EcgbeatError("give both --train-csv and --test-csv")
+        if spec.val_records:
+            raise EcgbeatError("--val-records needs beats built from MIT-BIH records, not Kaggle CSV rows")
         train_all = load_kaggle_csv(spec.train_csv)
         test = load_kaggle_csv(spec.test_csv)
         from sklearn.model_selection import train_test_split
