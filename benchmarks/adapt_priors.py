@@ -58,16 +58,53 @@ def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, c
                         None if smooth is None else {"transitions": transitions, "strength": smooth})
 
 
-def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None = None,
-              smooth: float | None = None) -> float:
-    """Macro-F1 (N, S, V, F) of the validation beats of ``scored`` (runs or fold ensembles), pooled,
-    after :func:`adjusted` (smoothing with each run's own training transitions)."""
+def val_predictions(scored: list[dict], setting, causal: bool, self_train: dict | None = None,
+                    smooth: float | None = None) -> list[np.ndarray]:
+    """Predicted classes of the validation beats of each of ``scored`` (runs or fold ensembles) after
+    :func:`adjusted` (smoothing with each run's own training transitions)."""
+    return [adjusted(r["val"], r["val_beats"], r["prior"], setting, causal, self_train, smooth,
+                     r["trans_val"]).argmax(1) for r in scored]
+
+
+def pooled_f1(scored: list[dict], preds: list[np.ndarray], items=None) -> float:
+    """Macro-F1 (N, S, V, F) of ``preds`` over the validation beats of ``scored`` (``items``: only those)."""
     from sklearn.metrics import f1_score
 
-    y = np.concatenate([r["val_y"] for r in scored])
-    pred = np.concatenate([adjusted(r["val"], r["val_beats"], r["prior"], setting, causal, self_train, smooth,
-                                    r["trans_val"]).argmax(1) for r in scored])
+    items = range(len(scored)) if items is None else items
+    y = np.concatenate([scored[i]["val_y"] for i in items])
+    pred = np.concatenate([preds[i] for i in items])
     return float(f1_score(y, pred, labels=[0, 1, 2, 3], average="macro", zero_division=0))
+
+
+def scores(scored: list[dict], preds: list[np.ndarray], by_fold: bool) -> dict:
+    """``val_macro_f1`` pooled over ``scored``; with ``by_fold`` also ``val_by_fold``, one per item."""
+    out = {"val_macro_f1": pooled_f1(scored, preds)}
+    if by_fold:
+        out["val_by_fold"] = [pooled_f1(scored, preds, [i]) for i in range(len(scored))]
+    return out
+
+
+def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None = None,
+              smooth: float | None = None, by_fold: bool = False) -> dict:
+    """:func:`scores` of ``setting`` (and self-training, smoothing) on the validation beats of ``scored``."""
+    return scores(scored, val_predictions(scored, setting, causal, self_train, smooth), by_fold)
+
+
+def leave_one_fold_out(folds: list[dict], grid_preds: dict) -> list[dict]:
+    """For each fold: the adaptation setting pooled validation on the *other* folds chooses, its
+    macro-F1 on the held-out fold, its rank there among all settings, and no adaptation's score there.
+    How often the chosen setting ranks low on the fold left out says how much the choice rests on
+    particular patients."""
+    settings = [s for s in grid_preds if s is not None]
+    out = []
+    for k, fold in enumerate(folds):
+        rest = [i for i in range(len(folds)) if i != k]
+        chosen = max(settings, key=lambda s: pooled_f1(folds, grid_preds[s], rest))
+        here = {s: pooled_f1(folds, grid_preds[s], [k]) for s in settings}
+        out.append({"held_out": fold["val_records"], "chosen": name(chosen), "score": here[chosen],
+                    "rank": sorted(here.values(), reverse=True).index(here[chosen]) + 1, "of": len(settings),
+                    "best": max(here.values()), "no_adaptation": pooled_f1(folds, grid_preds[None], [k])})
+    return out
 
 
 def where(beats, af_gate: bool, skip_ectopic: bool = True, self_train: bool = False) -> dict:
@@ -264,28 +301,32 @@ def main(argv: list[str] | None = None) -> int:
         test_beats = where(test, args.af_gate, not args.keep_ectopic, args.self_train)
         folds = fold_ensembles([*runs.values(), *val_only])
         scored = [*runs.values(), *val_only] if args.validate == "runs" else folds
-        val = [{"setting": name(setting), "raw": setting, "val_macro_f1": val_score(scored, setting, args.causal)}
-               for setting in [None, *GRID]]
+        by_fold = args.validate == "folds"
+        grid_preds = {setting: val_predictions(scored, setting, args.causal) for setting in [None, *GRID]}
+        val = [{"setting": name(setting), "raw": setting, **scores(scored, preds, by_fold)}
+               for setting, preds in grid_preds.items()]
+        lofo = leave_one_fold_out(folds, grid_preds) if by_fold and len(folds) > 2 else []
         best = max((v for v in val if v["raw"] is not None), key=lambda v: v["val_macro_f1"])
         chosen, chosen_st, chosen_sm, score_now = best["raw"], None, None, best["val_macro_f1"]
         smoothing, self_training = [], []
-        # reported rows: (setting, self-training, smoothing, validation score), each setting once
-        reported = [(s_, None, None, next((v["val_macro_f1"] for v in val if v["raw"] == s_), None))
+        # reported rows: (setting, self-training, smoothing, validation scores), each setting once
+        reported = [(s_, None, None, next(({k: v_[k] for k in v_ if k.startswith("val_")} for v_ in val
+                                           if v_["raw"] == s_), None))
                     for s_ in [None, chosen, *(a for a in also if a != chosen)]]
         if args.smooth:  # on top of the chosen setting; kept only when validation improves
             smoothing = [{"setting": name(chosen, None, lam), "smooth": lam,
-                          "val_macro_f1": val_score(scored, chosen, args.causal, None, lam)} for lam in SMOOTH_GRID]
+                          **val_score(scored, chosen, args.causal, None, lam, by_fold)} for lam in SMOOTH_GRID]
             best_sm = max(smoothing, key=lambda v: v["val_macro_f1"])
-            reported.insert(2, (chosen, None, best_sm["smooth"], best_sm["val_macro_f1"]))  # kept or not
+            reported.insert(2, (chosen, None, best_sm["smooth"], best_sm))  # kept or not
             if best_sm["val_macro_f1"] > score_now:
                 chosen_sm, score_now = best_sm["smooth"], best_sm["val_macro_f1"]
         if args.self_train:  # on top of the chosen setting (and smoothing); kept only when validation improves
             self_training = [{"setting": name(chosen, st, chosen_sm), "self_train": st, "smooth": chosen_sm,
-                              "val_macro_f1": val_score(scored, chosen, args.causal, st, chosen_sm)}
+                              **val_score(scored, chosen, args.causal, st, chosen_sm, by_fold)}
                              for st in SELF_TRAIN_GRID]
             best_st = max(self_training, key=lambda v: v["val_macro_f1"])
             reported.insert(3 if args.smooth else 2,
-                            (chosen, best_st["self_train"], chosen_sm, best_st["val_macro_f1"]))
+                            (chosen, best_st["self_train"], chosen_sm, best_st))
             if best_st["val_macro_f1"] > score_now:
                 chosen_st = best_st["self_train"]
         seeds = sorted(by_seed)
@@ -302,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                                  np.mean([r["trans_test"] for r in members], axis=0))
                 ensembles.append(ec57_row(test.y, proba, test.classes))
                 errors.append(record_errors(test.y, proba.argmax(axis=1), test.record, CLASSES))
-            rows.append({"setting": name(setting, st, sm), "val_macro_f1": score, "self_train": st, "smooth": sm,
+            rows.append({"setting": name(setting, st, sm), "val_macro_f1": score and score["val_macro_f1"],
+                         "val_by_fold": score and score.get("val_by_fold"), "self_train": st, "smooth": sm,
                          "chosen_by_validation": setting == chosen and st == chosen_st and sm == chosen_sm,
                          "singles": singles,
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
@@ -314,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             {k: v for k, v in x.items() if k != "raw"} for x in val], "self_training": self_training,
                                "self_train_kept": chosen_st is not None, "best_adapted": name(chosen),
                                "smoothing": smoothing, "smooth_kept": chosen_sm is not None,
+                               "leave_one_fold_out": lofo,
                                "rows": rows}
     commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
@@ -388,6 +431,17 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "
                              f"{100 * s['accuracy_std']:.2f} | " + " | ".join(cells) + " |")
         lines.append("")
+        fold_rows = [row for row in res["rows"] if row.get("val_by_fold")]
+        if fold_rows:
+            lines += ["Validation macro-F1 by fold (in the order of the record sets above): " + "; ".join(
+                f"{row['setting']}: " + " / ".join(f"{v:.4f}" for v in row["val_by_fold"]) for row in fold_rows)
+                + ".", ""]
+        if res["leave_one_fold_out"]:
+            lines += ["Leave one fold out (the adaptation setting pooled validation on the other folds chooses, "
+                      "scored on the fold left out, and its rank there): " + "; ".join(
+                          f"{', '.join(x['held_out'])}: {x['chosen']}, {x['score']:.4f}, rank {x['rank']} of "
+                          f"{x['of']} (best there {x['best']:.4f}, no adaptation {x['no_adaptation']:.4f})"
+                          for x in res["leave_one_fold_out"]) + ".", ""]
         chosen_row = next(row for row in res["rows"] if row["chosen_by_validation"])
         if chosen_row["record_errors"]:  # none without an ensemble (fewer seeds than --size)
             lines += error_lines(chosen_row)

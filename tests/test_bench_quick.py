@@ -213,6 +213,12 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert [v["setting"] for v in folds["results"]["cnn_lstm+lstm"]["validation"]] == \
         [v["setting"] for v in res["validation"]]
     assert "by fold" in (out / "ap_folds.md").read_text()
+    fold_val = folds["results"]["cnn_lstm+lstm"]["validation"]
+    assert all(len(v["val_by_fold"]) == 2 for v in fold_val)  # one score per fold, in validation_sets order
+    for row in folds["results"]["cnn_lstm+lstm"]["rows"]:
+        assert row["val_by_fold"] == next(v["val_by_fold"] for v in fold_val if v["setting"] == row["setting"])
+    assert folds["results"]["cnn_lstm+lstm"]["leave_one_fold_out"] == []  # needs three folds or more
+    assert "Validation macro-F1 by fold" in (out / "ap_folds.md").read_text()
     # --val-runs: validation-only runs add to their fold (named in their model.json), never to DS2's rows
     from ecgbeat.pipeline import DataSpec, load_split
 
@@ -322,6 +328,25 @@ def test_fold_ensembles_count_each_validation_set_once():
     np.testing.assert_allclose(got[0]["val"], 0.3)
     np.testing.assert_allclose(got[0]["prior"], [0.3, 0.7])
     assert got[1]["val"].shape == (2, 2) and len(got[0]["val_y"]) == 3
+
+
+def test_leave_one_fold_out_scores_the_choice_on_the_fold_left_out():
+    """adapt_priors.leave_one_fold_out: per fold, the setting the other folds prefer (pooled), scored on
+    the fold left out, with its rank there; a setting that wins everywhere but on one fold shows it."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from adapt_priors import GRID, leave_one_fold_out
+
+    y = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    folds = [{"val_records": [str(k)], "val_y": y} for k in range(4)]
+    good, bad = y.copy(), np.zeros_like(y)
+    a, b = GRID[0], GRID[1]  # a is right on folds 0-2 and wrong on 3; b right on fold 3 only
+    grid_preds = {None: [bad] * 4, a: [good, good, good, bad], b: [bad, bad, bad, good]}
+    got = leave_one_fold_out(folds, grid_preds)
+    assert [x["held_out"] for x in got] == [["0"], ["1"], ["2"], ["3"]]
+    assert all(x["chosen"] == "1 EM step, strength 0, held: Q" for x in got)  # a, chosen by the other folds
+    assert [x["score"] for x in got[:3]] == [1.0] * 3 and [x["rank"] for x in got] == [1, 1, 1, 2]
+    assert got[3]["best"] == 1.0 and got[3]["score"] == got[3]["no_adaptation"] < 0.2
+    assert all(x["of"] == 2 for x in got)
 
 
 def test_af_detection_benchmark(mitdb, tmp_path):
