@@ -5,7 +5,9 @@ from the probabilities themselves (unlabelled; Saerens et al. 2002). The setting
 strength of the pull towards the training mix, classes held at their training share) are chosen on
 the DS1 *validation* records of each kept run (each model on its own held-out records, pooled, by
 macro-F1 over N, S, V, F; ``--validate folds``: one ensemble per distinct set of validation records,
-the mean of every run validated on it, each set's beats counted once); DS2 is used only to report.
+the mean of every run validated on it, each set's beats counted once, with the score of every setting
+per fold and a leave-one-fold-out check of the choice; ``--val-runs``: validation-only runs adding
+folds); DS2 is used only to report.
 Reported: every single model and every ensemble of ``--size`` consecutive seeds, without adaptation,
 with the setting validation prefers among the adapted ones, and with ``--also`` settings named on
 the command line (for comparison, not selection). ``--af-gate`` then moves the S probability of
@@ -91,8 +93,9 @@ def val_score(scored: list[dict], setting, causal: bool, self_train: dict | None
 
 
 def leave_one_fold_out(folds: list[dict], grid_preds: dict) -> list[dict]:
-    """For each fold: the adaptation setting pooled validation on the *other* folds chooses, its
-    macro-F1 on the held-out fold, its rank there among all settings, and no adaptation's score there.
+    """For each fold: the adaptation setting pooled validation on the *other* folds chooses (among the
+    adapted settings, as the real choice), its macro-F1 on the held-out fold, its rank there among the
+    adapted settings (ties share the best rank), that fold's best score and no adaptation's score there.
     How often the chosen setting ranks low on the fold left out says how much the choice rests on
     particular patients."""
     settings = [s for s in grid_preds if s is not None]
@@ -343,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
                                  np.mean([r["trans_test"] for r in members], axis=0))
                 ensembles.append(ec57_row(test.y, proba, test.classes))
                 errors.append(record_errors(test.y, proba.argmax(axis=1), test.record, CLASSES))
-            rows.append({"setting": name(setting, st, sm), "val_macro_f1": score and score["val_macro_f1"],
-                         "val_by_fold": score and score.get("val_by_fold"), "self_train": st, "smooth": sm,
+            rows.append({"setting": name(setting, st, sm),
+                         "val_macro_f1": None if score is None else score["val_macro_f1"],
+                         "val_by_fold": None if score is None else score.get("val_by_fold"),
+                         "self_train": st, "smooth": sm,
                          "chosen_by_validation": setting == chosen and st == chosen_st and sm == chosen_sm,
                          "singles": singles,
                          "singles_summary": mean_std(singles), "ensembles": ensembles,
@@ -438,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
                 + ".", ""]
         if res["leave_one_fold_out"]:
             lines += ["Leave one fold out (the adaptation setting pooled validation on the other folds chooses, "
-                      "scored on the fold left out, and its rank there): " + "; ".join(
+                      "scored on the fold left out, and its rank there among the adapted settings, ties sharing "
+                      "the best rank): " + "; ".join(
                           f"{', '.join(x['held_out'])}: {x['chosen']}, {x['score']:.4f}, rank {x['rank']} of "
                           f"{x['of']} (best there {x['best']:.4f}, no adaptation {x['no_adaptation']:.4f})"
                           for x in res["leave_one_fold_out"]) + ".", ""]

@@ -205,7 +205,7 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
         assert chosen["ensembles"][0][f"{c}_se"] == pytest.approx(1 - missed / (test.y == k).sum())
     assert "| record | false S | missed S | false V | missed V |" in (out / "ap_st.md").read_text()
     # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
-    adapt_priors("ap_folds", "--validate", "folds")
+    adapt_priors("ap_folds", "--validate", "folds", "--smooth", "--self-train")
     folds = json.loads((out / "ap_folds.json").read_text())
     sets = folds["results"]["cnn_lstm+lstm"]["validation_sets"]
     assert folds["meta"]["validate"] == "folds" and res["validation_sets"] == sets
@@ -214,9 +214,10 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
         [v["setting"] for v in res["validation"]]
     assert "by fold" in (out / "ap_folds.md").read_text()
     fold_val = folds["results"]["cnn_lstm+lstm"]["validation"]
-    assert all(len(v["val_by_fold"]) == 2 for v in fold_val)  # one score per fold, in validation_sets order
-    for row in folds["results"]["cnn_lstm+lstm"]["rows"]:
-        assert row["val_by_fold"] == next(v["val_by_fold"] for v in fold_val if v["setting"] == row["setting"])
+    fold_res = folds["results"]["cnn_lstm+lstm"]
+    assert all(len(v["val_by_fold"]) == 2 for v in fold_val + fold_res["smoothing"] + fold_res["self_training"])
+    by_setting = {v["setting"]: v["val_by_fold"] for v in fold_val + fold_res["smoothing"] + fold_res["self_training"]}
+    assert all(row["val_by_fold"] == by_setting[row["setting"]] for row in fold_res["rows"])
     assert folds["results"]["cnn_lstm+lstm"]["leave_one_fold_out"] == []  # needs three folds or more
     assert "Validation macro-F1 by fold" in (out / "ap_folds.md").read_text()
     # --val-runs: validation-only runs add to their fold (named in their model.json), never to DS2's rows
@@ -331,22 +332,27 @@ def test_fold_ensembles_count_each_validation_set_once():
 
 
 def test_leave_one_fold_out_scores_the_choice_on_the_fold_left_out():
-    """adapt_priors.leave_one_fold_out: per fold, the setting the other folds prefer (pooled), scored on
-    the fold left out, with its rank there; a setting that wins everywhere but on one fold shows it."""
+    """adapt_priors.leave_one_fold_out: per fold, the adapted setting the *other* folds prefer (pooled),
+    scored on the fold left out, with its rank there (ties share the best rank); and scores(): pooled
+    macro-F1 and one per fold."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from adapt_priors import GRID, leave_one_fold_out
+    from adapt_priors import GRID, leave_one_fold_out, name, scores
 
     y = np.array([0, 0, 1, 1, 2, 2, 3, 3])
     folds = [{"val_records": [str(k)], "val_y": y} for k in range(4)]
     good, bad = y.copy(), np.zeros_like(y)
-    a, b = GRID[0], GRID[1]  # a is right on folds 0-2 and wrong on 3; b right on fold 3 only
-    grid_preds = {None: [bad] * 4, a: [good, good, good, bad], b: [bad, bad, bad, good]}
+    a, b, c = GRID[:3]  # a (and its copy c) right on folds 0-1, b right on folds 2-3, no adaptation nowhere
+    grid_preds = {None: [bad] * 4, a: [good, good, bad, bad], b: [bad, bad, good, good], c: [good, good, bad, bad]}
     got = leave_one_fold_out(folds, grid_preds)
+    # the other folds decide: b for folds 0-1, a for 2-3 (all folds would tie and give a; the fold itself a, a, b, b)
+    assert [x["chosen"] for x in got] == [name(b), name(b), name(a), name(a)]
+    assert [x["rank"] for x in got] == [3, 3, 2, 2] and all(x["of"] == 3 and x["best"] == 1.0 for x in got)
+    assert all(x["score"] == x["no_adaptation"] < 0.2 for x in got)
     assert [x["held_out"] for x in got] == [["0"], ["1"], ["2"], ["3"]]
-    assert all(x["chosen"] == "1 EM step, strength 0, held: Q" for x in got)  # a, chosen by the other folds
-    assert [x["score"] for x in got[:3]] == [1.0] * 3 and [x["rank"] for x in got] == [1, 1, 1, 2]
-    assert got[3]["best"] == 1.0 and got[3]["score"] == got[3]["no_adaptation"] < 0.2
-    assert all(x["of"] == 2 for x in got)
+    two = scores(folds[:2], [good, bad], by_fold=True)
+    assert two["val_by_fold"][0] == 1.0 and two["val_by_fold"][1] < 0.2
+    assert two["val_by_fold"][1] < two["val_macro_f1"] < 1.0 and "val_by_fold" not in scores(folds[:2], [good, bad],
+                                                                                              by_fold=False)
 
 
 def test_af_detection_benchmark(mitdb, tmp_path):
