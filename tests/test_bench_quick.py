@@ -205,7 +205,7 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
         assert chosen["ensembles"][0][f"{c}_se"] == pytest.approx(1 - missed / (test.y == k).sum())
     assert "| record | false S | missed S | false V | missed V |" in (out / "ap_st.md").read_text()
     # --validate folds: one ensemble per distinct validation-record set, scored on its beats once
-    adapt_priors("ap_folds", "--validate", "folds", "--smooth", "--self-train")
+    adapt_priors("ap_folds", "--validate", "folds", "--smooth", "--self-train", "--keep-when", "majority")
     folds = json.loads((out / "ap_folds.json").read_text())
     sets = folds["results"]["cnn_lstm+lstm"]["validation_sets"]
     assert folds["meta"]["validate"] == "folds" and res["validation_sets"] == sets
@@ -220,6 +220,12 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     assert all(row["val_by_fold"] == by_setting[row["setting"]] for row in fold_res["rows"])
     assert folds["results"]["cnn_lstm+lstm"]["leave_one_fold_out"] == []  # needs three folds or more
     assert "Validation macro-F1 by fold" in (out / "ap_folds.md").read_text()
+    assert folds["meta"]["keep_when"] == "majority"
+    assert "strict majority of the folds" in (out / "ap_folds.md").read_text()
+    best_sm = max(fold_res["smoothing"], key=lambda v: v["val_macro_f1"])
+    chosen_alone = next(v for v in fold_val if v["setting"] == fold_res["best_adapted"])
+    assert fold_res["smooth_kept"] == (best_sm["val_macro_f1"] > chosen_alone["val_macro_f1"] and all(
+        c > n for c, n in zip(best_sm["val_by_fold"], chosen_alone["val_by_fold"])))  # 2 folds: both must rise
     # --val-runs: validation-only runs add to their fold (named in their model.json), never to DS2's rows
     from ecgbeat.pipeline import DataSpec, load_split
 
@@ -353,6 +359,23 @@ def test_leave_one_fold_out_scores_the_choice_on_the_fold_left_out():
     assert two["val_by_fold"][0] == 1.0 and two["val_by_fold"][1] < 0.2
     assert two["val_by_fold"][1] < two["val_macro_f1"] < 1.0 and "val_by_fold" not in scores(folds[:2], [good, bad],
                                                                                               by_fold=False)
+
+
+def test_a_step_is_kept_on_pooled_validation_or_on_most_folds(tmp_path):
+    """adapt_priors.improves: pooled macro-F1 must rise; --keep-when majority also wants most folds up
+    (one fold's gain is not enough), and needs --validate folds."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from adapt_priors import improves
+
+    now = {"val_macro_f1": 0.60, "val_by_fold": [0.5, 0.6, 0.6, 0.6, 0.6]}
+    one_fold = {"val_macro_f1": 0.62, "val_by_fold": [0.7, 0.59, 0.59, 0.59, 0.61]}  # up on 2 of 5
+    most = {"val_macro_f1": 0.61, "val_by_fold": [0.51, 0.61, 0.61, 0.59, 0.59]}  # up on 3 of 5
+    assert improves(one_fold, now) and improves(most, now)
+    assert not improves(one_fold, now, "majority") and improves(most, now, "majority")
+    assert not improves({**most, "val_macro_f1": 0.60}, now, "majority")  # pooled must rise too
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(tmp_path),
+                           "--keep-when", "majority"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "needs --validate folds" in proc.stderr.strip().splitlines()[-1]
 
 
 def test_af_detection_benchmark(mitdb, tmp_path):
