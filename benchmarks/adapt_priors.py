@@ -148,12 +148,11 @@ def fold_ensembles(runs) -> list[dict]:
 def fold_inputs(split, args) -> dict:
     """What every run validated on ``split`` shares: its validation records, labels and beats
     (:func:`where`) and the class-to-class transitions of its training beats."""
-    from ecgbeat.labels import CLASSES
-    from ecgbeat.smoothing import transition_matrix
+    from ecgbeat.pipeline import train_transitions
 
     return {"val_records": sorted(set(split.val.record.tolist())), "val_y": split.val.y,
             "val_beats": where(split.val, args.af_gate, not args.keep_ectopic, args.self_train),
-            "trans_val": transition_matrix(split.train.y, split.train.record, split.train.sample, len(CLASSES))}
+            "trans_val": np.asarray(train_transitions(split.train))}
 
 
 def validation_runs(by_seed: dict, spec, args, error) -> list[dict]:
@@ -272,12 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.datasets import concat
     from ecgbeat.io.atomic import write_text_atomic
     from ecgbeat.labels import CLASSES
     from ecgbeat.metrics import record_errors
-    from ecgbeat.pipeline import DataSpec, load_split
+    from ecgbeat.pipeline import DataSpec, load_split, train_transitions
     from ecgbeat.predict import class_mix, predict_proba
-    from ecgbeat.smoothing import transition_matrix
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -296,10 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}  # (seed, model) -> probabilities
         for seed, members in sorted(by_seed.items()):
             split = load_split(replace(spec, seed=seed))
-            train_beats = (split.train, split.val) if args.test_runs else (split.train,)  # what DS2's model saw
+            seen = concat([split.train, split.val]) if args.test_runs else split.train  # what DS2's model saw
             per_seed = {**fold_inputs(split, args),  # the same for every model of this seed
-                        "trans_test": transition_matrix(*(np.concatenate([getattr(b, k) for b in train_beats])
-                                                          for k in ("y", "record", "sample")), len(CLASSES))}
+                        "trans_test": np.asarray(train_transitions(seen))}
             for name_, path in members:
                 model, meta = load_checkpoint(path)  # the training mix: stored by newer checkpoints
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
@@ -330,8 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen, chosen_st, chosen_sm, now = best["raw"], None, None, best
         smoothing, self_training = [], []
         # reported rows: (setting, self-training, smoothing, validation scores), each setting once
-        reported = [(s_, None, None, next(({k: v_[k] for k in v_ if k.startswith("val_")} for v_ in val
-                                           if v_["raw"] == s_), None))
+        reported = [(s_, None, None, next((v_ for v_ in val if v_["raw"] == s_), None))
                     for s_ in [None, chosen, *(a for a in also if a != chosen)]]
         if args.smooth:  # on top of the chosen setting; kept only when validation improves
             smoothing = [{"setting": name(chosen, None, lam), "smooth": lam,
@@ -425,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                 + "; its confidence threshold and C chosen on validation on top of the chosen adaptation setting, "
                 f"kept only when validation macro-F1 improves{majority}." if args.self_train else ""), ""]
     for model_name, res in results.items():
-        best_val = max(res["validation"], key=lambda v: v["val_macro_f1"])
+        best_val = next(v for v in res["validation"] if v["setting"] == res["best_adapted"])
         lines += [f"## `{model_name}`: {len(res['seeds'])} seeds, ensembles of {args.size} seeds", "",
                   f"Best adaptation setting on validation: {best_val['setting']} (macro-F1 "
                   f"{best_val['val_macro_f1']:.4f}). "

@@ -14,7 +14,7 @@ from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics, record_errors
 from .training import INFERENCE_BATCH, predict_logits
-from .types import BeatSet, records_in_time_order
+from .types import BeatSet, records_in_time_order, refresh_blocks
 
 UNCERTAIN = "uncertain"
 
@@ -108,16 +108,13 @@ class CausalAdapter:
         proba = np.asarray(proba, dtype=np.float64)
         out = np.full_like(proba, np.nan)
         rows = np.flatnonzero(np.isfinite(proba).all(axis=1))
-        i = 0
-        while i < len(rows):
-            block = rows[i: i + self.every - self._seen % self.every]
+        for block, refresh in refresh_blocks(rows, self._seen, self.every):
             q = proba[block] * (self.prior / self.train_prior)
             out[block] = q / q.sum(axis=1, keepdims=True)
             past = np.concatenate([self._past, proba[block]])
             self._past = past[len(past) - min(len(past), self.history):]
             self._seen += len(block)
-            i += len(block)
-            if self._seen % self.every == 0:
+            if refresh:
                 self.prior = adapt_priors(self._past, self.train_prior, *self.setting)[1]
         return out
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import EcgbeatError
 from .features import rr_feature_matrix
-from .types import BeatSet, records_in_time_order
+from .types import BeatSet, records_in_time_order, refresh_blocks
 
 MORPHOLOGY_STEP = 8  # every 8th sample of the beat minus its template (24 values at 187 samples)
 
@@ -94,14 +94,11 @@ class SelfTrainer:
             raise ValueError(f"{len(proba)} beats but {len(features)} feature rows")
         out = proba.copy()
         rows = np.flatnonzero(np.isfinite(proba).all(axis=1))
-        i = 0
-        while i < len(rows):
-            block = rows[i: i + self.every - self._seen % self.every]
+        for block, refresh in refresh_blocks(rows, self._seen, self.every):
             out[block] = self.blend(proba[block], features[block])
             self._remember(proba[block], features[block])
             self._seen += len(block)
-            i += len(block)
-            if self._seen % self.every == 0:
+            if refresh:
                 self.fit(self._proba, self._features)
         return out
 

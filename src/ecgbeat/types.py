@@ -102,6 +102,18 @@ class Split:
     info: dict = field(default_factory=dict)
 
 
+def refresh_blocks(rows: np.ndarray, seen: int, every: int):
+    """Split ``rows`` (a batch's readable beats, in time order) into consecutive blocks that end where
+    the running count of beats (``seen`` before the batch) reaches a multiple of ``every``. Yields
+    ``(block, refresh)``, ``refresh`` True when the count reaches such a multiple with the block: how a
+    causal per-patient estimate refreshed every ``every`` beats gives the same output for any chunking."""
+    i = 0
+    while i < len(rows):
+        block = rows[i: i + every - seen % every]
+        seen, i = seen + len(block), i + len(block)
+        yield block, seen % every == 0
+
+
 def records_in_time_order(record: np.ndarray, sample: np.ndarray) -> list[np.ndarray]:
     """Indices of each record's beats (``record``), in time order (``sample``; stable for ties):
     what per-patient running quantities (rhythm, class mix) walk through."""
