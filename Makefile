@@ -73,6 +73,7 @@ bench-inference: $(STAMP)
 
 bench-build: $(STAMP)
 	$(PY) benchmarks/build.py
+	$(PY) benchmarks/class_mix.py
 
 bench: bench-accuracy bench-detection bench-af bench-analyze bench-inference bench-build
 

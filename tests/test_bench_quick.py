@@ -436,3 +436,40 @@ def test_analyze_benchmark_beat_level_self_training(monkeypatch, mitdb):
     text = bench_analyze.markdown({"environment": bench_analyze._environment(), "self_train": "0.2:1",
                                    "smooth": "1"}, "x")
     assert "self-training* (`--self-train 0.2:1`" in text and "smoothing* (`--smooth 1`" in text
+
+
+def test_class_mix_counts_every_beat_by_record_and_set(mitdb, tmp_path):
+    import math
+
+    import wfdb
+
+    from ecgbeat.labels import SYMBOL_TO_CLASS
+
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "class_mix.py"), "--mitdb", str(mitdb),
+                           "--records", "209,100,232", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["class_mix_subset.json", "class_mix_subset.md"]
+    doc = json.loads((tmp_path / "class_mix_subset.json").read_text())
+    rows = {row["record"]: row for row in doc["per_record"]}
+    assert set(rows) == {"100", "209", "232"} and rows["209"]["set"] == "DS1" and rows["232"]["set"] == "DS2"
+    assert sum(row["n"] for row in rows.values()) == doc["meta"]["n_beats"]
+    for name, row in rows.items():  # the classes of the annotation file itself, a beat or two lost at the edges
+        symbols = wfdb.rdann(str(mitdb / name), "atr").symbol
+        for c in "NSVFQ":
+            annotated = sum(SYMBOL_TO_CLASS.get(s) == c for s in symbols)
+            assert annotated - 2 <= row[c] <= annotated, (name, c, row[c], annotated)
+        assert row["n"] == sum(row[c] for c in "NSVFQ")
+    ds2 = doc["sets"]["DS2"]
+    assert ds2["S"] == rows["100"]["S"] + rows["232"]["S"] and ds2["top"]["S"][0]["record"] == "232"
+    t = doc["s_target"]
+    assert t["record"] == "232" and t["other_s"] == rows["100"]["S"]
+    assert t["needed_from_record"] == math.ceil(0.8 * ds2["S"]) - rows["100"]["S"]
+    md = (tmp_path / "class_mix_subset.md").read_text()
+    assert f"would still need {t['needed_from_record']:,} of its {rows['232']['S']:,}" in md
+
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "class_mix.py"), "--mitdb", str(mitdb),
+                           "--records", "100,999", "--out", str(tmp_path / "bad")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 2 and not (tmp_path / "bad").exists()
+    assert proc.stderr.count("\n") == 1 and "999" in proc.stderr
