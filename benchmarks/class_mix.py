@@ -80,7 +80,8 @@ def markdown(result: dict, classes: tuple[str, ...], header: str) -> str:
     sets = result["sets"]
     lines += ["| set | records | beats | " + " | ".join(classes) + " |", "|---|---:|---:|" + "---:|" * len(classes)]
     for name, s in sets.items():
-        lines.append(f"| {name} | {len(s['records'])} | {s['n']:,} | " + " | ".join(f"{s[c]:,}" for c in classes) + " |")
+        counts = " | ".join(f"{s[c]:,}" for c in classes)
+        lines.append(f"| {name} | {len(s['records'])} | {s['n']:,} | {counts} |")
     lines += ["", "Records holding most of a set's S and V beats (share of the set's beats of that class; share "
               "of the record's own beats):", ""]
     for name, s in sets.items():
@@ -100,7 +101,8 @@ def markdown(result: dict, classes: tuple[str, ...], header: str) -> str:
                          f"record {t['record']}'s is {100 * t['record_s'] / n_of[t['record']]:.1f} %.")
     lines += ["", "| record | set | beats | " + " | ".join(classes) + " |", "|---|---|---:|" + "---:|" * len(classes)]
     for row in result["per_record"]:
-        lines.append(f"| {row['record']} | {row['set']} | {row['n']:,} | " + " | ".join(f"{row[c]:,}" for c in classes) + " |")
+        counts = " | ".join(f"{row[c]:,}" for c in classes)
+        lines.append(f"| {row['record']} | {row['set']} | {row['n']:,} | {counts} |")
     return "\n".join(lines) + "\n"
 
 
