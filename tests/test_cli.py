@@ -136,7 +136,9 @@ def test_resume_after_interruption_matches_uninterrupted_run(mitdb, tmp_path, mo
          "unknown model 'resnet9000'; choose from"),
         (["train", "--train-csv", "bad.csv", "--test-csv", "bad.csv"],
          "bad.csv: line 2: expected 188 comma-separated values, found 12"),
-        (["train", "--model-args", "{oops", "--train-csv", "bad.csv", "--test-csv", "bad.csv"], "bad.csv"),
+        # options are checked before minutes of data loading
+        (["train", "--model-args", "{oops", "--train-csv", "bad.csv", "--test-csv", "bad.csv"],
+         "--model-args is not valid JSON"),
     ],
 )
 def test_errors_are_one_line(tmp_path, args, message):
@@ -291,3 +293,103 @@ def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):
         assert not (tmp_path / f"{name}_refit" / "model.json").exists()
     out = run_cli("refit", tmp_path / "refit" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "again")
     assert out.returncode == 2 and "is a refit already" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def one_line_error(out, *words) -> None:
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and lines[0].startswith("ecgbeat: error:"), out.stderr[-2000:]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_evaluate_rebuilds_the_checkpoints_own_test_set(demo_run, mitdb, tmp_path):
+    """Without --records evaluate takes the run's records (not all 48), so its test set is the run's;
+    another split, seed or record list would hold training beats and is refused."""
+    run, _ = demo_run
+    out = run_cli("evaluate", run, "--mitdb", mitdb, "--out", tmp_path)  # a run folder means its model.json
+    assert out.returncode == 0, out.stderr[-2000:]
+    first = json.loads((run / "metrics.json").read_text())
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert again["n"] == first["n"] and again["confusion_matrix"] == first["confusion_matrix"]
+    for args, words in ((["--seed", "0"], ("intra split of seed 1", "--seed 0", "training beats")),
+                        (["--records", "100,208"], ("4 records", "training beats")),
+                        (["--records", "232,209,208,100"], None),  # the same records in another order: fine
+                        (["--split", "inter"], ("trained on the intra split", "--split inter"))):
+        out = run_cli("evaluate", run / "model.json", "--mitdb", mitdb, *args, "--out", tmp_path / "x")
+        if words is None:
+            assert out.returncode == 0, out.stderr[-2000:]
+            assert json.loads((tmp_path / "x" / "metrics.json").read_text())["n"] == first["n"]
+        else:
+            one_line_error(out, *words)
+
+
+def test_outputs_never_replace_the_inputs(demo_run, mitdb, tmp_path):
+    run, _ = demo_run
+    csv = tmp_path / "test.csv"
+    csv.write_bytes((run / "data" / "mitbih_test.csv").read_bytes())
+    before = csv.read_bytes()
+    one_line_error(run_cli("predict", run / "model.json", csv, "--out", csv), "is an input of this command")
+    assert csv.read_bytes() == before
+    one_line_error(run_cli("export", run / "model.json", "--out", run / "model.safetensors"), "is an input")
+    other = tmp_path / "copy"
+    other.mkdir()
+    for name in ("model.json", "model.safetensors"):
+        (other / name).write_bytes((run / name).read_bytes())
+    one_line_error(run_cli("ensemble", run / "model.json", run / "model.safetensors", "--out", tmp_path / "e"),
+                   "given twice")
+    weights = (other / "model.safetensors").read_bytes()
+    one_line_error(run_cli("ensemble", run / "model.json", other / "model.json", "--out", other),
+                   "is one of the members")
+    assert (other / "model.safetensors").read_bytes() == weights
+    # an output folder that is a file: one line naming it, nothing written
+    one_line_error(run_cli("predict", run / "model.json", csv, "--out", csv / "p.csv"), str(csv))
+    # analyze --ann-beside must not write over the record's own files
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        (rec / f"100.{ext}").write_bytes((mitdb / f"100.{ext}").read_bytes())
+    header = (rec / "100.hea").read_bytes()
+    for ext in ("hea", "atr", "DAT"):
+        one_line_error(run_cli("analyze", "--checkpoint", run / "model.json", rec / "100", "--ann-beside",
+                               "--ann-ext", ext, "--out", tmp_path / "a", "--no-plot"), "would overwrite")
+    assert (rec / "100.hea").read_bytes() == header and not (tmp_path / "a").exists()
+
+
+def test_checkpoint_and_option_mistakes_are_one_line(demo_run, mitdb, tmp_path):
+    run, _ = demo_run
+    csv = run / "data" / "mitbih_test.csv"
+    (tmp_path / "model.onnx").write_bytes(b"onnx")
+    one_line_error(run_cli("predict", tmp_path / "model.onnx", csv), "model.onnx: not an ecgbeat checkpoint")
+    meta = json.loads((run / "model.json").read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.json").write_text(json.dumps({**meta, "classes": list("NSVFQXY")}))
+    (bad / "model.safetensors").write_bytes((run / "model.safetensors").read_bytes())
+    one_line_error(run_cli("predict", bad / "model.json", csv, "--out", tmp_path / "p.csv"),
+                   "7 class names for a model with 5 outputs")
+    for option, value, words in (("--adapt", "1:nan:-", ("--adapt takes",)), ("--adapt", "1:inf:-", ("--adapt",)),
+                                 ("--self-train", "0.8:inf", ("--self-train takes",))):
+        one_line_error(run_cli("evaluate", run / "model.json", "--mitdb", mitdb, option, value,
+                               "--out", tmp_path / "e"), *words)
+    for records, words in (("100,,208", ("empty record name",)), ("100,100", ("record 100 given twice",)),
+                           ("", ("--records is empty",))):
+        one_line_error(run_cli("train", "--mitdb", mitdb, "--records", records, "--out", tmp_path / "t"), *words)
+    for chunk in ("inf", "nan"):
+        out = subprocess.run([sys.executable, "-m", "ecgbeat", "stream", "-", "--checkpoint", str(run / "model.json"),
+                              "--fs", "360", "--chunk-s", chunk], input="0.1\n0.2\n", capture_output=True, text=True,
+                             timeout=300)
+        one_line_error(out, "chunk length")
+
+
+def test_rr_feature_models_refuse_csv_rows(mitdb, tmp_path, demo_run):
+    """A model reading RR intervals gets none from Kaggle CSV rows: refused, not fed a made-up 0.8 s."""
+    run, _ = demo_run
+    out = run_cli("train", "--mitdb", mitdb, "--records", "100,208", "--rr-features", "--epochs", "1",
+                  "--out", tmp_path / "m")
+    assert out.returncode == 0, out.stderr[-2000:]
+    csv = run / "data" / "mitbih_test.csv"
+    one_line_error(run_cli("predict", tmp_path / "m" / "model.json", csv, "--out", tmp_path / "p.csv"),
+                   "RR intervals", "Kaggle CSV rows")
+    one_line_error(run_cli("evaluate", tmp_path / "m" / "model.json", "--test-csv", csv, "--out", tmp_path / "e"),
+                   "RR intervals")
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "e" / "metrics.json").exists()

@@ -854,6 +854,16 @@ def write_beats_csv(result: AnalysisResult, path: str | os.PathLike) -> Path:
     return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
+def check_annotation_ext(extension: str) -> None:
+    """A WFDB annotation extension ecgbeat may write: letters and digits, and not the extension of a
+    record's own files (``hea``, ``dat``) or of MIT-BIH's reference annotations (``atr``)."""
+    if not re.fullmatch(r"[A-Za-z0-9]+", extension):
+        raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
+    if extension.lower() in ("hea", "dat", "atr"):
+        raise EcgbeatError(f"annotation extension {extension!r} would overwrite the record's own .{extension} file; "
+                           "choose another (default: ecgb)")
+
+
 def write_annotations(result: AnalysisResult, folder: Path, name: str, extension: str = "ecgb") -> Path:
     """WFDB annotation file ``folder/name.extension``: one beat code per classified beat
     (N, S, V, F, Q), ``~`` at the start (aux "unreadable") and end (aux "readable") of each
@@ -862,8 +872,7 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
 
     import wfdb
 
-    if not re.fullmatch(r"[A-Za-z0-9]+", extension):
-        raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
+    check_annotation_ext(extension)
     events = [(int(s), lab if lab in WFDB_BEAT_CODES else "Q", "") for s, lab in zip(result.sample, result.label)
               if lab != UNREADABLE]
     n = len(result.signal.signal_mV)
@@ -872,6 +881,8 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
     events.sort(key=lambda e: e[0])
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.{extension}"
+    if result.signal.path and target.resolve() == Path(result.signal.path).resolve():
+        raise EcgbeatError(f"{target}: is the input recording; choose another annotation extension or folder")
     tmp = Path(tempfile.mkdtemp(prefix=".wrann-", dir=folder))
     try:
         if events:

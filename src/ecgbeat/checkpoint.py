@@ -46,9 +46,20 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
     return info
 
 
+def _checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """:func:`_paths` of a checkpoint to read: a run folder means its ``model.json``; an existing
+    file of another kind (``model.onnx``, ``last.pt``) is refused by name."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.json"
+    elif path.is_file() and path.suffix not in (".json", ".safetensors"):
+        raise EcgbeatError(f"{path}: not an ecgbeat checkpoint; give its model.json (or the run folder)")
+    return _paths(path)
+
+
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
-    """The JSON metadata of a checkpoint, validated."""
-    _, info = _paths(path)
+    """The JSON metadata of a checkpoint (its ``model.json``, ``.safetensors`` or run folder), validated."""
+    _, info = _checkpoint_paths(path)
     if not info.is_file():
         raise EcgbeatError(f"{info}: checkpoint metadata not found")
     try:
@@ -69,7 +80,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
 
     from .models import build_model
 
-    weights, info = _paths(path)
+    weights, info = _checkpoint_paths(path)
     meta = read_checkpoint_meta(info)
     if not weights.is_file():
         raise EcgbeatError(f"{weights}: checkpoint weights not found")
@@ -77,6 +88,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model = build_model(meta["model"], meta["model_args"])
     except (ValueError, TypeError) as exc:
         raise EcgbeatError(f"{info}: cannot rebuild model: {exc}") from None
+    n_out = getattr(model, "n_classes", None)
+    if not isinstance(meta["classes"], list) or (n_out is not None and len(meta["classes"]) != n_out):
+        raise EcgbeatError(f"{info}: lists {len(meta['classes']) if isinstance(meta['classes'], list) else 'no'} "
+                           f"class names for a model with {n_out} outputs")
     try:
         state = load_file(str(weights))
         model.load_state_dict(state)
@@ -108,6 +123,14 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
 
     if len(paths) < 2:
         raise EcgbeatError(f"an ensemble needs at least 2 checkpoints, got {len(paths)}")
+    if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # a folder: its model.json
+        out = Path(out) / "model.json"
+    members = [_paths(p)[1].resolve() for p in paths]
+    twice = next((p for i, p in enumerate(paths) if members[i] in members[:i]), None)
+    if twice is not None:
+        raise EcgbeatError(f"{twice}: given twice; an ensemble's members are different checkpoints")
+    if _paths(out)[1].resolve() in members:
+        raise EcgbeatError(f"{out}: is one of the members; write the ensemble elsewhere")
     loaded = [load_checkpoint(p) for p in paths]
     first_path, (_, first) = paths[0], loaded[0]
     for path, (_, meta) in zip(paths, loaded):

@@ -7,6 +7,7 @@ import json
 import sys
 
 from .errors import EcgbeatError
+from .io.atomic import json_text
 
 EPILOG = "MIT-BIH location: --mitdb PATH, else $ECGBEAT_MITDB, else ~/.cache/ecgbeat/mitdb (downloaded)."
 
@@ -26,11 +27,25 @@ def _data_args(p: argparse.ArgumentParser, csv: bool = True) -> None:
         p.add_argument("--test-csv", help="Kaggle-format test CSV instead of MIT-BIH")
 
 
+def _records(text: str) -> tuple[str, ...]:
+    """``--records R1,R2,...``: names in order, none empty, none twice (a record given twice would put
+    the same beats in the training and the test set)."""
+    records = tuple(r.strip() for r in text.split(","))
+    if not any(records):
+        raise EcgbeatError("--records is empty: give comma-separated record names, or leave it out for all 48")
+    if "" in records:
+        raise EcgbeatError(f"--records {text!r}: empty record name")
+    twice = sorted({r for r in records if records.count(r) > 1})
+    if twice:
+        raise EcgbeatError(f"--records: record {twice[0]} given twice")
+    return records
+
+
 def _spec(args):
     from .labels import MITDB_RECORDS
     from .pipeline import DataSpec
 
-    records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
+    records = _records(args.records) if args.records is not None else MITDB_RECORDS
     return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
                     scaling=getattr(args, "scaling", None) or "fixed", val_by=getattr(args, "val_by", None),
                     val_records=tuple(r.strip() for r in args.val_records.split(","))
@@ -142,6 +157,11 @@ def cmd_train(args) -> None:
 
     if args.model not in list_models():  # before minutes of data loading
         raise EcgbeatError(f"unknown model {args.model!r}; choose from {', '.join(list_models())}")
+    from .pipeline import check_model_args
+    from .training import resolve_device
+
+    check_model_args(args.model, _model_args(args.model_args))
+    resolve_device(_config(args).device)  # _config checks every number option too
 
     seeds = _seeds(args.ensemble_seeds) if args.ensemble_seeds else [args.seed]
     if len(seeds) > 1 and args.split == "intra" and not args.train_csv:
@@ -204,15 +224,54 @@ def cmd_evaluate(args) -> None:
         metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate,
                                       causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     else:
-        args.split = args.split or meta.get("split")
-        if args.split not in ("intra", "inter"):
-            raise EcgbeatError(f"{args.checkpoint}: trained on {args.split!r} data; give --test-csv or --split")
-        args.seed = _split_seed(meta) if args.seed is None else args.seed
-        args.scaling = args.scaling or (meta.get("preprocessing") or {}).get("scaling")
+        _checkpoint_split(args, meta)
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate,
                            causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     _print_metrics(metrics)
     print(f"written: {args.out}/metrics.json, report.md, predictions.csv")
+
+
+def _checkpoint_split(args, meta: dict) -> None:
+    """Point ``args`` at the test set the checkpoint was tested on: its split, seed, records and beat
+    scaling. What would put its own training beats in the test set is refused: another split, and
+    on the intra split another seed or other records (the inter-patient test records, DS2, never
+    train, so any records may be given there)."""
+    where, trained = args.checkpoint, meta.get("split")
+    if trained not in ("intra", "inter"):
+        raise EcgbeatError(f"{where}: trained on {'Kaggle CSV' if trained == 'kaggle-csv' else repr(trained)} data, "
+                           "not on a split of MIT-BIH records; give --test-csv")
+    elsewhere = "; to score other beats use `ecgbeat predict` or --test-csv"
+    if args.split not in (None, trained):
+        raise EcgbeatError(f"{where}: trained on the {trained} split; --split {args.split} would test it on beats "
+                           f"it may have trained on{elsewhere}")
+    seed = _split_seed(meta)
+    info = meta.get("split_info") or {}
+    if trained == "intra":
+        if args.seed is not None and args.seed != seed:
+            raise EcgbeatError(f"{where}: trained on the intra split of seed {seed}; --seed {args.seed} draws "
+                               f"another test set, which holds some of its training beats{elsewhere}")
+        if args.records is not None and info.get("records") and set(_records(args.records)) != set(info["records"]):
+            raise EcgbeatError(f"{where}: trained on the intra split of {len(info['records'])} records; other "
+                               f"--records draw another test set, which holds some of its training beats{elsewhere}")
+    if args.records is None and info.get("records"):
+        args.records = ",".join(info["records"])
+    args.split, args.seed = trained, seed
+    scaling = (meta.get("preprocessing") or {}).get("scaling")
+    if args.scaling and scaling and args.scaling != scaling:
+        raise EcgbeatError(f"{where}: trained on beats with {scaling} scaling, not {args.scaling}")
+    args.scaling = args.scaling or scaling
+
+
+def _not_an_input(out, *inputs) -> None:
+    """Refuse an output path that is one of the command's inputs (a checkpoint: its .json and
+    .safetensors), which writing would replace."""
+    from pathlib import Path
+
+    target = Path(out).resolve()
+    for given in inputs:
+        p = Path(given)
+        if target in (p.resolve(), p.with_suffix(".json").resolve(), p.with_suffix(".safetensors").resolve()):
+            raise EcgbeatError(f"{out}: is an input of this command ({given}); write the output elsewhere")
 
 
 def _split_seed(meta: dict) -> int:
@@ -236,8 +295,9 @@ def _print_metrics(m: dict) -> None:
 def cmd_predict(args) -> None:
     from .predict import predict_csv
 
+    _not_an_input(args.out, args.csv, args.checkpoint)
     summary = predict_csv(args.checkpoint, args.csv, args.out, min_confidence=args.min_confidence)
-    print(json.dumps(summary, indent=2))
+    print(json_text(summary, indent=2))
 
 
 def cmd_plot(args) -> None:
@@ -247,10 +307,10 @@ def cmd_plot(args) -> None:
     from .pipeline import load_split, make_plots
 
     meta = read_checkpoint_meta(Path(args.run) / "model.json")
-    args.split, args.seed = meta.get("split", "intra"), _split_seed(meta)
-    args.scaling = (meta.get("preprocessing") or {}).get("scaling")
-    if args.split not in ("intra", "inter"):
+    if meta.get("split", "intra") not in ("intra", "inter"):
         raise EcgbeatError(f"{args.run}: plots need a run trained on MIT-BIH (intra or inter split)")
+    args.checkpoint, args.split, args.seed, args.scaling = Path(args.run) / "model.json", None, None, None
+    _checkpoint_split(args, meta)
     for path in make_plots(args.run, load_split(_spec(args)), mitdb=args.mitdb):
         print(path)
 
@@ -260,7 +320,7 @@ def cmd_demo(args) -> None:
     from .pipeline import run_demo
     from .training import TrainConfig
 
-    records = tuple(r.strip() for r in args.records.split(",")) if args.records else MITDB_RECORDS
+    records = _records(args.records) if args.records is not None else MITDB_RECORDS
     config = TrainConfig(epochs=args.epochs, seed=args.seed, device=args.device)
     s = run_demo(mitdb=args.mitdb, runs_dir=args.runs_dir, split=args.split, seed=args.seed,
                  model_name=args.model, config=config, records=records, scaling=args.scaling or "fixed")
@@ -278,6 +338,7 @@ def cmd_export(args) -> None:
     from .checkpoint import load_checkpoint
     from .export import export_onnx
 
+    _not_an_input(args.out, args.checkpoint)
     model, _ = load_checkpoint(args.checkpoint)
     print(export_onnx(model, args.out))
 
@@ -303,6 +364,7 @@ def cmd_analyze(args) -> None:
         AnalyzeConfig,
         analyze_record,
         beat_smoother,
+        check_annotation_ext,
         class_mix_adapter,
         load_model,
         rhythm_tracker,
@@ -315,7 +377,7 @@ def cmd_analyze(args) -> None:
                            smooth=args.smooth)
     # bad settings: refused before any record
     class_mix_adapter(model[1], config), rhythm_tracker(model[1], config), self_trainer(model[1], config)
-    beat_smoother(model[1], config)
+    beat_smoother(model[1], config), check_annotation_ext(args.ann_ext)
     for source in args.records:
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
@@ -347,7 +409,7 @@ def cmd_stream(args) -> None:
                         args.fs, args.units)
     try:
         for event in events:
-            print(json.dumps(event), flush=True)
+            print(json_text(event), flush=True)
     except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
         import os
 
@@ -368,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model", epilog=EPILOG)
     _data_args(p)
     _train_args(p)
-    p.add_argument("--out", default="runs/train", help="folder for model.json/.safetensors, history.json")
+    p.add_argument("--out", default="runs/train",
+                   help="folder for model.json/.safetensors, history.json "
+                        "(default: runs/train; a run already there is replaced)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--ensemble-seeds", metavar="S1,S2,...",
                    help="train one model per seed into OUT/seed<S>/ and write their ensemble to "
@@ -386,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="model.json (or .safetensors) of a trained model")
     _data_args(p)
     p.set_defaults(split=None, seed=None)
-    p.add_argument("--out", default=".", help="folder for metrics.json, report.md, predictions.csv")
+    p.add_argument("--out", default=".",
+                   help="folder for metrics.json, report.md, predictions.csv (default: the current folder)")
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
                    help="re-weight each record's probabilities to its own class mix, estimated by EM from "
                         "its unlabelled beats (e.g. 5:300:FQ; see the README)")
@@ -401,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify beats of a Kaggle-format CSV")
     p.add_argument("checkpoint")
     p.add_argument("csv", help="Kaggle-format CSV, with or without the label column")
-    p.add_argument("--out", default="predictions.csv")
+    p.add_argument("--out", default="predictions.csv", help="CSV to write (default: predictions.csv)")
     p.add_argument("--min-confidence", type=float, default=0.0,
                    help="label beats below this top probability 'uncertain' (abstain)")
     p.set_defaults(func=cmd_predict)
@@ -409,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="(re)draw the figures of a run folder", epilog=EPILOG)
     p.add_argument("run", help="run folder with model.json, history.json, metrics.json")
     p.add_argument("--mitdb")
-    p.add_argument("--records")
+    p.add_argument("--records", help="the run's records (default); on the inter split any records")
     p.set_defaults(func=cmd_plot, train_csv=None, test_csv=None)
 
     p = sub.add_parser("demo", help="prepare -> train -> evaluate -> plot into runs/<timestamp>/", epilog=EPILOG)
@@ -422,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (for onnxruntime)")
     p.add_argument("checkpoint", help="model.json of a trained model")
-    p.add_argument("--out", default="model.onnx")
+    p.add_argument("--out", default="model.onnx", help="ONNX file to write (default: model.onnx)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("ensemble", help="combine trained checkpoints into one that averages their "
@@ -463,6 +528,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         print(f"ecgbeat: error: {exc.filename}: file not found", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an output folder that is a file, no permission, a full disk ...
+        where = exc.filename if exc.filename is not None else "file system"
+        print(f"ecgbeat: error: {where}: {' '.join(str(exc.strerror or exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ecgbeat: interrupted", file=sys.stderr)

@@ -15,7 +15,7 @@ from .dsp.beats import BeatParams, cut, rr_features
 from .dsp.context import PatientContext
 from .errors import EcgbeatError
 from .io.atomic import atomic_path
-from .io.mitdb import Record, read_record, resolve_mitdb
+from .io.mitdb import Record, check_labelled_records, read_record, resolve_mitdb
 from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
 from .types import BeatSet, Split
 
@@ -89,9 +89,17 @@ def build_beats(
 
     With ``cache_dir``, the result is stored as ``.npz`` under a key made of the record files'
     contents and ``params``, and reused until either changes.
+
+    Every record needs its reference annotations (``.atr``): an empty record name, a missing
+    ``.hea`` or ``.atr`` file is a one-line :class:`EcgbeatError` before anything is read.
     """
     records = [str(r) for r in records]
+    if not records:
+        raise EcgbeatError("no records given")
+    if any(not r.strip() for r in records):
+        raise EcgbeatError(f"empty record name in --records ({','.join(records)})")
     folder = resolve_mitdb(mitdb)
+    check_labelled_records(folder, records)
     key = _cache_key(folder, records, params) if cache_dir is not None else None
     if key is not None:
         cached = _load_cache(Path(cache_dir) / f"beats-{key}.npz")
@@ -102,7 +110,8 @@ def build_beats(
         from tqdm.auto import tqdm
 
         iterator = tqdm(records, desc="building beats", unit="record")
-    beats = concat([beats_from_record(read_record(folder, name), params) for name in iterator])
+    beats = concat([beats_from_record(read_record(folder, name, require_annotations=True), params)
+                    for name in iterator])
     if key is not None:
         _save_cache(Path(cache_dir) / f"beats-{key}.npz", beats)
     return beats

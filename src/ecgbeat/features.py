@@ -36,8 +36,12 @@ def rr_feature_matrix(beats: BeatSet) -> np.ndarray:
     """RR features (n_beats, 5): previous, next and local RR in seconds and the two ratios.
 
     Missing neighbours (first / last beat of a record) take the local average, or 0.8 s when
-    nothing is known; ratios to the local average make the features patient-independent.
+    nothing is known; ratios to the local average make the features patient-independent. Beats
+    with neither RR nor position (Kaggle CSV rows) raise ``EcgbeatError``: their RR cannot be made up.
     """
+    if len(beats) and np.isnan(beats.rr_s).all() and (np.asarray(beats.sample) < 0).all():
+        raise EcgbeatError("this model reads each beat's RR intervals, so it needs beats cut from whole "
+                           "recordings (MIT-BIH records or raw ECG), not pre-cut beats such as Kaggle CSV rows")
     rr = beats.rr_s.astype(np.float64).copy()
     local = np.where(np.isnan(rr[:, 2]), np.nanmean(rr[:, :2], axis=1) if rr.size else 0.8, rr[:, 2])
     local = np.where(np.isnan(local), 0.8, local)

@@ -24,7 +24,7 @@ from .io.kaggle import load_kaggle_csv, save_kaggle_csv
 from .io.mitdb import resolve_mitdb
 from .labels import MITDB_RECORDS
 from .models import create_model
-from .training import TrainConfig, set_seed, train
+from .training import TrainConfig, check_seed, resolve_device, set_seed, train
 from .types import Split
 
 DEFAULT_MODEL = "lstm"
@@ -53,9 +53,47 @@ class DataSpec:
     val_records: tuple[str, ...] | None = None  # held-out training records; None: a fold drawn by the seed
     scaling: str = "fixed"  # BeatParams.scaling of beats built from MIT-BIH
 
+    def __post_init__(self):
+        check_seed(self.seed)  # before minutes of building beats: every split and generator takes [0, 2**32)
+
+
+def _csv_validation_split(train_all, path, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) row indices of a training CSV: a stratified ``val_fraction`` of its beats.
+
+    Classes with a single beat cannot be in both parts: they join the largest class for the
+    stratification (as in :func:`ecgbeat.datasets.split_beats`), so that beat lands in one part at
+    random. Too few beats for a beat of every class in each part is an :class:`EcgbeatError`."""
+    import math
+
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import _strata
+
+    if not 0.0 < val_fraction < 1.0:
+        raise EcgbeatError(f"validation fraction must be between 0 and 1, got {val_fraction}")
+    n = len(train_all)
+    if n and (train_all.y < 0).any():
+        raise EcgbeatError(f"{path}: training beats need labels; this file has none (no label column)")
+    strata = _strata(train_all.y) if n else None
+    k = 1 if strata is None else len(np.unique(strata))
+    n_val = math.ceil(val_fraction * n)
+    if n_val < k or n - n_val < k:
+        need = f"stratified validation needs {k} (one per class)" if k > 1 else "it needs 1"
+        raise EcgbeatError(f"{path}: too few beats to hold out validation: {n} beat(s), of which a validation "
+                           f"share of {val_fraction:g} holds {n_val} and training keeps {n - n_val}; {need} "
+                           "in each; give a larger training file")
+    try:
+        fit, val = train_test_split(np.arange(n), test_size=val_fraction, random_state=seed, stratify=strata)
+    except ValueError as exc:  # not expected after the checks above; still one line
+        raise EcgbeatError(f"{path}: cannot split off validation beats ({exc})") from None
+    return np.sort(fit), np.sort(val)
+
 
 def load_split(spec: DataSpec, progress: bool = False) -> Split:
-    """Train / validation / test beats for ``spec`` (the test set is never used for selection)."""
+    """Train / validation / test beats for ``spec`` (the test set is never used for selection).
+
+    From CSV files, validation is a stratified share of the training file's beats
+    (:func:`_csv_validation_split`: a class with a single beat joins the largest class)."""
     if spec.train_csv or spec.test_csv:
         if not (spec.train_csv and spec.test_csv):
             raise EcgbeatError("give both --train-csv and --test-csv")
@@ -63,13 +101,9 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
             raise EcgbeatError("--val-records needs beats built from MIT-BIH records, not Kaggle CSV rows")
         train_all = load_kaggle_csv(spec.train_csv)
         test = load_kaggle_csv(spec.test_csv)
-        from sklearn.model_selection import train_test_split
-
-        idx = np.arange(len(train_all))
         val_fraction = spec.val_fraction or 0.1
-        fit, val = train_test_split(idx, test_size=val_fraction, random_state=spec.seed,
-                                    stratify=train_all.y)
-        return Split(train=train_all.subset(np.sort(fit)), val=train_all.subset(np.sort(val)),
+        fit, val = _csv_validation_split(train_all, spec.train_csv, val_fraction, spec.seed)
+        return Split(train=train_all.subset(fit), val=train_all.subset(val),
                      test=test, name="kaggle-csv", seed=spec.seed,
                      info={"train_csv": str(spec.train_csv), "test_csv": str(spec.test_csv),
                            "val_fraction": val_fraction, "beat_params": BeatParams().to_dict()})
@@ -119,9 +153,10 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     from .predict import class_mix
 
     config = config or TrainConfig(seed=split.seed)
+    resolve_device(config.device)  # a missing GPU is an error before any work
+    model_args = check_model_args(model_name, model_args)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_args = dict(model_args or {})
     if features:
         if features not in FEATURE_SETS:
             raise EcgbeatError(f"unknown feature set {features!r}; choose from {', '.join(FEATURE_SETS)}")
@@ -135,7 +170,9 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     set_seed(config.seed)  # initialisation is part of what --seed fixes
     model = create_model(model_name, n_classes=len(split.train.classes),
                          n_samples=split.train.n_samples, **model_args)
-    result = train(model, split.train, split.val, config, out_dir=out, resume=resume, progress=progress)
+    _check_model_runs(model, model_name, model_args)
+    result = train(model, split.train, split.val, config, out_dir=out, resume=resume, progress=progress,
+                   data=_data_identity(split))
     meta = {
         "classes": list(split.train.classes),
         "preprocessing": {**BeatParams.from_dict({**split.info.get("beat_params", {}), "fs": split.train.fs,
@@ -160,6 +197,73 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     write_json_atomic(out / "history.json", result.history)
     path = save_checkpoint(out / "model", result.model, meta)
     return path, meta
+
+
+#: Model arguments the training data decides (the number of classes and of samples per beat).
+DATA_MODEL_ARGS = ("n_classes", "n_samples")
+
+
+def check_model_args(model_name: str, model_args: dict | None) -> dict:
+    """A copy of the user's ``--model-args`` for ``model_name``, or an :class:`EcgbeatError` naming
+    the argument: one the data decides (n_classes, n_samples), or an input size no input has
+    (``in_channels`` 1 or 2 = ``--template``; ``n_features`` 0 or the size of a feature set, which
+    ``--features`` sets). The model's own arguments are checked when it is built
+    (:func:`ecgbeat.models.create_model`)."""
+    from .features import FEATURE_SETS
+
+    if model_args is None:
+        return {}
+    if not isinstance(model_args, dict):
+        raise EcgbeatError(f"--model-args for model {model_name!r} must be a JSON object, got {model_args!r}")
+    args = dict(model_args)
+    for name in DATA_MODEL_ARGS:
+        if name in args:
+            raise EcgbeatError(f"--model-args: {name} of model {model_name!r} is set by the training data, "
+                               f"not a model argument; leave out {name!r}")
+    sizes = sorted({0, *(len(v) for v in FEATURE_SETS.values())})
+    for name, allowed, how in (("in_channels", (1, 2), "use --template for 2"),
+                               ("n_features", sizes, "use --features to choose them")):
+        if name in args and (isinstance(args[name], bool) or args[name] not in allowed):
+            raise EcgbeatError(f"--model-args: {name}={args[name]!r} for model {model_name!r} must be one of "
+                               f"{', '.join(map(str, allowed))} ({how})")
+    return args
+
+
+def _check_model_runs(model, model_name: str, model_args: dict) -> None:
+    """Run ``model`` once on two blank beats (evaluation mode: no random numbers drawn), so that
+    model arguments it accepted but cannot run with fail now, as one line naming them."""
+    import torch
+
+    from .errors import first_line
+
+    x = torch.zeros(2, getattr(model, "in_channels", 1), model.n_samples)
+    feats = torch.zeros(2, model.n_features) if getattr(model, "n_features", 0) else None
+    try:
+        model.eval()
+        with torch.no_grad():
+            out = model(x, feats)
+        ok = tuple(out.shape) == (2, model.n_classes)
+    except Exception as exc:  # e.g. a dropout of NaN, which PyTorch only checks when it runs
+        given = ", ".join(f"{k}={v!r}" for k, v in model_args.items()) or "its default arguments"
+        raise EcgbeatError(f"model {model_name!r} with {given} does not run on beats of {model.n_samples} "
+                           f"samples: {first_line(exc, 100)}") from None
+    finally:
+        model.train()
+    if not ok:
+        raise EcgbeatError(f"model {model_name!r} gives {tuple(out.shape)} outputs for 2 beats, "
+                           f"not (2, {model.n_classes})")
+
+
+def _data_identity(split: Split) -> dict:
+    """Where a split's training beats came from, for :func:`ecgbeat.training.run_identity` (a resume
+    on other data is refused): the split, its seed and its info (CSV paths resolved; the test
+    file, which training never reads, left out)."""
+    info = {k: v for k, v in split.info.items() if k not in ("test_csv", "n_test")}
+    if info.get("train_csv"):
+        info["train_csv"] = str(Path(info["train_csv"]).resolve())
+    first = [k for k in ("records", "train_csv") if k in info]  # what the user gave before what follows from it
+    return {"split": split.name, "seed": split.seed, **{k: info[k] for k in first},
+            **{k: v for k, v in info.items() if k not in first}}
 
 
 def train_transitions(beats) -> list | None:

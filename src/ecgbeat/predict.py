@@ -62,10 +62,10 @@ def parse_adaptation(text: str, classes: tuple[str, ...]) -> tuple[int, float, t
     try:
         iters, strength = int(parts[0]), float(parts[1])
         held = parts[2] if len(parts) == 3 else ""
-        if len(parts) != 3 or iters < 1 or strength < 0:
+        if len(parts) != 3 or iters < 1 or not 0 <= strength < float("inf"):  # NaN fails too
             raise ValueError
     except (ValueError, IndexError):
-        raise EcgbeatError(f"--adapt takes ITERS:STRENGTH:HELD (EM steps >= 1, strength >= 0 beats, class "
+        raise EcgbeatError(f"--adapt takes ITERS:STRENGTH:HELD (EM steps >= 1, a finite strength >= 0 beats, class "
                            f"letters held at their training share or -), e.g. 1:3000:FQ; got {text!r}") from None
     unknown = [c for c in held if c != "-" and c not in classes]
     if unknown:

@@ -59,8 +59,9 @@ def parse_self_training(text: str) -> dict:
         confidence, C = (float(v) for v in parts)
     except ValueError:
         confidence = C = float("nan")
-    if len(parts) != 2 or not 0.0 < confidence <= 1.0 or not C > 0:
-        raise EcgbeatError(f"--self-train takes CONFIDENCE:C (0 < confidence <= 1, C > 0; e.g. 0.8:1), got {text!r}")
+    if len(parts) != 2 or not 0.0 < confidence <= 1.0 or not 0 < C < float("inf"):
+        raise EcgbeatError(f"--self-train takes CONFIDENCE:C (0 < confidence <= 1, finite C > 0; e.g. 0.8:1), "
+                           f"got {text!r}")
     return {"confidence": confidence, "C": C}
 
 

@@ -370,8 +370,10 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
     Yields
     ------
     dict
-        Beat dicts (see :meth:`StreamClassifier.push`), ``{"event": "unreadable", "start_s",
-        "end_s"}`` per closed unreadable segment, and a final ``{"event": "end", ...}``.
+        First ``{"event": "warning", "message"}`` for each of the file's reading warnings
+        (:attr:`EcgSignal.warnings`: missing samples, an assumed sampling rate ...), then beat dicts
+        (see :meth:`StreamClassifier.push`), ``{"event": "unreadable", "start_s", "end_s"}`` per
+        closed unreadable segment, and a final ``{"event": "end", ...}``.
     """
     from .io.signals import EcgSignal, read_signal
 
@@ -379,6 +381,8 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
     sc = StreamClassifier(checkpoint_or_model, sig.fs, config)
     chunk = _chunk_len(chunk_s, sig.fs)
     x = sig.signal_mV
+    for message in sig.warnings:
+        yield {"event": "warning", "message": message}
     yield from _run(sc, (x[i: i + chunk] for i in range(0, len(x), chunk)), speed)
 
 
@@ -391,8 +395,8 @@ def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
 
 
 def _chunk_len(chunk_s: float, fs: float) -> int:
-    if not chunk_s > 0:
-        raise EcgbeatError(f"chunk length must be positive, got {chunk_s} s")
+    if not 0 < chunk_s < float("inf"):
+        raise EcgbeatError(f"chunk length must be a positive number of seconds, got {chunk_s}")
     return max(1, int(round(chunk_s * fs)))
 
 
@@ -414,8 +418,8 @@ def _text_chunks(lines, chunk: int):
 def _run(sc: StreamClassifier, chunks, speed: float):
     import time
 
-    if speed < 0:
-        raise EcgbeatError(f"--speed must be >= 0, got {speed}")
+    if not 0 <= speed < float("inf"):  # NaN fails too
+        raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed}")
     counts = {c: 0 for c in (*sc.classes, UNREADABLE)}
     start = time.monotonic()
     for chunk in chunks:

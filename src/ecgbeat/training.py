@@ -7,6 +7,9 @@ best weights and writes a resumable state (``last.pt``, loaded with ``weights_on
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +80,21 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise EcgbeatError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if self.epochs < 1 or self.batch_size < 1 or (self.lr is not None and self.lr <= 0):
-            raise EcgbeatError("epochs and batch_size must be >= 1 and lr > 0")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("max_threads", 0), ("stop_epoch", 0)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < low:
+                raise EcgbeatError(f"{name} must be a whole number >= {low}, got {value!r}")
+        # non-finite values pass "<= 0" tests and reach torch as a traceback (lr=nan) or a NaN loss
+        for name, strict in (("lr", True), ("weight_decay", False), ("focal_gamma", False), ("grad_clip", True)):
+            value = getattr(self, name)
+            if name == "lr" and value is None:
+                continue
+            if not (_is_real(value) and math.isfinite(value) and (value > 0 if strict else value >= 0)):
+                raise EcgbeatError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
+        if not isinstance(self.augment, bool):
+            raise EcgbeatError(f"augment must be true or false, got {self.augment!r}")
+        check_seed(self.seed)
+        check_device_name(self.device)
         if not 0 <= self.stop_epoch <= self.epochs:
             raise EcgbeatError(f"stop_epoch must be between 0 and epochs ({self.epochs}), got {self.stop_epoch}")
 
@@ -102,10 +118,66 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+#: Seeds scikit-learn, NumPy and PyTorch all take: 0 <= seed < 2**32.
+SEED_LIMIT = 2**32
+
+
+def check_seed(seed) -> int:
+    """``seed`` when it is a whole number in [0, 2**32) (what every random generator used here
+    takes), else an :class:`EcgbeatError` naming ``--seed``."""
+    if not _is_int(seed) or not 0 <= seed < SEED_LIMIT:
+        raise EcgbeatError(f"--seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
+    return int(seed)
+
+
+#: Device types training and inference can run on (``torch.device`` knows more, e.g. "meta").
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def check_device_name(device) -> torch.device | None:
+    """The ``torch.device`` that ``device`` names (None for "auto"), or an :class:`EcgbeatError`
+    when it names none. Whether the device is present is :func:`resolve_device`'s check."""
+    if device == "auto":
+        return None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in DEVICE_TYPES:
+        raise EcgbeatError(f"--device {device!r} is not a device; use auto, cpu, cuda, cuda:N, mps or xpu")
+    return parsed
+
+
 def resolve_device(device: str = "auto") -> torch.device:
+    """``device`` as a ``torch.device`` ("auto": the GPU when there is one), checked to be present."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    parsed = check_device_name(device)
+    if parsed.type == "cpu":
+        return parsed
+    build = f"torch {torch.__version__}"
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            why = f"{build}, a CPU-only build" if torch.version.cuda is None else f"{build}, no GPU found"
+            raise EcgbeatError(f"--device {device}: no CUDA device available ({why}); use --device cpu or auto")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise EcgbeatError(f"--device {device}: there is no CUDA device {parsed.index} "
+                               f"({count} found: cuda:0 to cuda:{count - 1})")
+        return parsed
+    backend = getattr(torch.backends, parsed.type, None) if parsed.type == "mps" else getattr(torch, parsed.type, None)
+    if backend is None or not backend.is_available():
+        raise EcgbeatError(f"--device {device}: no {parsed.type.upper()} device available ({build}); "
+                           "use --device cpu or auto")
+    return parsed
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -181,32 +253,76 @@ def predict_logits(model: nn.Module, X: np.ndarray, feats: np.ndarray | None = N
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), dtype=np.float32)
 
 
+#: OneCycleLR settings: the share of the steps warming up, and peak / start and start / end lr (its defaults).
+ONECYCLE_PCT_START, ONECYCLE_DIV, ONECYCLE_FINAL_DIV = 0.2, 25.0, 1e4
+
+
 def _make_scheduler(opt, lr: float, config: TrainConfig, steps_per_epoch: int):
+    """The learning-rate schedule over all ``epochs * steps_per_epoch`` optimiser steps.
+
+    "onecycle" is PyTorch's OneCycleLR (a warm-up over the first 20 % of the steps, then a cosine
+    down to lr / 2.5e5). With 5 steps or fewer the warm-up is shorter than a step: OneCycleLR then
+    divides by zero (exactly 5) or starts half-way down its cosine (1 step: lr / 2.5e5, no training
+    at all). Such runs skip the warm-up instead: the cosine from the peak lr, over the steps."""
     total = config.epochs * steps_per_epoch
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2)
+        if float(ONECYCLE_PCT_START * total) - 1 > 0:  # OneCycleLR's last warm-up step is after step 0
+            return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total,
+                                                       pct_start=ONECYCLE_PCT_START)
+        final = 1.0 / (ONECYCLE_DIV * ONECYCLE_FINAL_DIV)
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)))
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 
 
+#: Training options that may differ in a resumed run: where and how fast it runs, and when it stops early.
+RESUME_MAY_CHANGE = ("device", "max_threads", "patience")
+
+
+def run_identity(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config: TrainConfig,
+                 data: dict | None = None) -> dict:
+    """What makes a training run this run, JSON-ready and in the order a resume compares it: the
+    model and its arguments, the classes and beats it learns from (``data``: how they were made,
+    e.g. the records and split, from :func:`ecgbeat.pipeline.train_model`) and the training options."""
+    options = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUME_MAY_CHANGE + ("epochs",)}
+    key = {"model": getattr(model, "model_name", type(model).__name__),
+           **{f"model argument {k}": v for k, v in (getattr(model, "init_args", None) or {}).items()},
+           "classes": list(train_set.classes),
+           **{f"data {k}": v for k, v in (data or {}).items()},
+           "training beats per class": np.bincount(train_set.y, minlength=len(train_set.classes)).tolist(),
+           "validation beats": 0 if val_set is None else len(val_set),
+           **{f"training option {k}": v for k, v in options.items()}}
+    flat = {}
+    for name, value in key.items():  # one entry per setting, so a refusal names the one that differs
+        if isinstance(value, dict):
+            flat.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            flat[name] = value
+    return json.loads(json.dumps(flat, default=str))  # tuples -> lists, as read back
+
+
 def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config: TrainConfig = TrainConfig(),
-          out_dir: str | Path | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
+          out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+          data: dict | None = None) -> TrainResult:
     """Train ``model`` and return it with the weights of its best validation epoch, or of epoch
     ``config.stop_epoch`` when that is set (then ``val_set`` may be None: no validation).
 
     With ``out_dir``, ``last.pt`` (model, optimiser, scheduler, random state, history) is written
-    atomically after every epoch; ``resume=True`` continues from it.
+    atomically after every epoch; ``resume=True`` continues from it, and refuses a state that
+    another run configuration wrote (:func:`run_identity`; ``data`` describes where the beats
+    came from, e.g. records and split, so that a resume on other data is refused too).
     """
     from tqdm.auto import tqdm
 
     validate = val_set is not None and len(val_set) > 0
     if len(train_set) == 0 or not (validate or config.stop_epoch):
         raise EcgbeatError("training and validation sets must not be empty (without validation, give stop_epoch)")
+    device = resolve_device(config.device)
     if config.max_threads:
         torch.set_num_threads(config.max_threads)
     gen = set_seed(config.seed)
-    device = resolve_device(config.device)
     model.to(device)
     X_tr, f_tr = inputs_for(model, train_set)
     X_va, f_va = inputs_for(model, val_set) if validate else (None, None)
@@ -222,10 +338,11 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
     best = {"epoch": 0, "f1": -1.0, "state": None}
     start_epoch, elapsed = 1, 0.0
     state_path = Path(out_dir) / "last.pt" if out_dir is not None else None
+    run = run_identity(model, train_set, val_set, config, data)
     if resume:
         if state_path is None or not state_path.is_file():
             raise EcgbeatError(f"--resume: no saved training state at {state_path}")
-        start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best, config.epochs)
+        start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best, config.epochs, run)
     for epoch in range(start_epoch, (config.stop_epoch or config.epochs) + 1):
         t0 = time.perf_counter()
         model.train()
@@ -267,7 +384,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
             tqdm.write(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  {scores}"
                        f"{'  *' if best['epoch'] == epoch else ''}  ({elapsed:.0f} s)")
         if state_path is not None:
-            _save_state(state_path, model, opt, sched, gen, epoch, elapsed, history, best, config.epochs)
+            _save_state(state_path, model, opt, sched, gen, epoch, elapsed, history, best, config.epochs, run)
         if config.patience and not config.stop_epoch and epoch - best["epoch"] >= config.patience:
             break
     model.load_state_dict(best["state"])
@@ -276,28 +393,50 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
                        best_val_macro_f1=best["f1"], train_seconds=elapsed, config=config)
 
 
-def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best, planned: int) -> None:
+def _save_state(path, model, opt, sched, gen, epoch, elapsed, history, best, planned: int,
+                run: dict | None = None) -> None:
     state = {"planned_epochs": planned, "model": model.state_dict(), "optimizer": opt.state_dict(),
              "scheduler": sched.state_dict(),
              "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch,
              "elapsed": elapsed, "history": history, "best_epoch": best["epoch"], "best_f1": best["f1"],
-             "best_state": best["state"]}
+             "best_state": best["state"], "run": json.dumps(run)}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _load_state(path, model, opt, sched, gen, history, best, planned: int) -> tuple[int, float]:
+def _short(value, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _load_state(path, model, opt, sched, gen, history, best, planned: int,
+                run: dict | None = None) -> tuple[int, float]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never executes code
+        saved_run = json.loads(state["run"]) if isinstance(state, dict) and state.get("run") else None
     except Exception as exc:
         raise EcgbeatError(f"{path}: unreadable training state ({first_line(exc, 100)})") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise EcgbeatError(f"{path}: not an ecgbeat training state")
+    other = f"{path}: --resume: this training state was written by another model/config"
+    if saved_run is not None and run is not None:  # states before ecgbeat stored it: the weights' shapes must fit
+        for name in list(saved_run) + [k for k in run if k not in saved_run]:
+            if saved_run.get(name) != run.get(name):
+                raise EcgbeatError(f"{other}: {name} was {_short(saved_run.get(name))}, now {_short(run.get(name))}; "
+                                   "repeat that run's options, or train into a new --out folder")
     if state.get("planned_epochs") != planned:
         # the learning-rate schedule spans the planned epochs: a different count is another run
         raise EcgbeatError(f"{path}: --resume continues a run planned for {state.get('planned_epochs')} "
                            f"epochs; use --epochs {state.get('planned_epochs')}")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:  # e.g. "size mismatch for head.weight ..."
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]  # 1st: "Error(s) in loading ..."
+        detail = (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:100]
+        raise EcgbeatError(f"{other}: its weights do not fit this {getattr(model, 'model_name', type(model).__name__)} "
+                           f"model ({detail}); train into a new --out folder") from None
     gen.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
     history.extend(state["history"])

@@ -46,7 +46,30 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """``obj`` as strict JSON (:func:`json_text`), written atomically."""
+    return write_text_atomic(path, json_text(obj, indent=2) + "\n")
+
+
+def json_text(obj, **kwargs) -> str:
+    """Strict JSON that every parser reads: numpy values and paths converted, and a value that is
+    not a finite number (an undefined precision, a missing RR) written as ``null``, not ``NaN``."""
+    return json.dumps(_finite(obj), allow_nan=False, default=_jsonable, **kwargs)
+
+
+def _finite(obj):
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
 
 
 def _jsonable(obj):

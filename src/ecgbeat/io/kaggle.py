@@ -50,7 +50,8 @@ def load_kaggle_csv(
     ------
     EcgbeatError
         One line naming the file, the line number and the problem: missing or empty file, wrong
-        column count, non-numeric or non-finite value, label not an integer in range.
+        column count, non-numeric or non-finite value (also one beyond float32, the dtype of the
+        returned samples), label not an integer in range.
     """
     import pandas as pd
 
@@ -81,7 +82,12 @@ def load_kaggle_csv(
     if n_cols != expected or not np.isfinite(data).all():
         _scan_for_error(path, has_label, n_samples)
         raise EcgbeatError(f"{path}: expected {expected} finite numeric columns per line")
-    X = np.ascontiguousarray(data[:, :n_samples], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        X = np.ascontiguousarray(data[:, :n_samples], dtype=np.float32)
+    if not np.isfinite(X).all():  # finite as float64, beyond float32 (the dtype the models take)
+        row, column = (int(i) for i in np.argwhere(~np.isfinite(X))[0])
+        raise EcgbeatError(f"{path}: line {_line_of_row(path, row)}, column {column + 1}: value "
+                           f"{float(data[row, column]):g} overflows float32 (largest {np.finfo(np.float32).max:.4g})")
     if has_label:
         y = _check_labels(path, data[:, n_samples], classes)
     else:

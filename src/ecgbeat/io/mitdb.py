@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,13 +77,35 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
 
 
 def read_record(folder: str | os.PathLike, name: str, lead: str | None = None,
-                annotator: str | None = "atr") -> Record:
+                annotator: str | None = "atr", require_annotations: bool = False) -> Record:
     """Read one lead of a WFDB record and its annotations.
 
     A thin wrapper over :func:`ecgbeat.io.signals.read_signal` (the one WFDB reader, with its
-    one-line errors for missing, unreadable and truncated files). The lead is chosen by name
-    (default: MLII, else the first signal; MIT-BIH 102 and 104 have V5/V2 only). Without an
-    annotation file, the annotation arrays are empty.
+    one-line errors for missing, unreadable and truncated files, malformed headers and corrupt
+    annotations). The lead is chosen by name (default: MLII, else the first signal; MIT-BIH 102
+    and 104 have V5/V2 only). Without an annotation file, the annotation arrays are empty, unless
+    ``require_annotations`` (labelled beats): then it is an error, and so is a header without a
+    sampling frequency.
     """
-    sig = read_signal(Path(folder) / f"{name}.hea", lead=lead, annotator=annotator)
+    if not str(name).strip():
+        raise EcgbeatError(f"{folder}: empty record name")
+    sig = read_signal(Path(folder) / f"{name}.hea", lead=lead, annotator=annotator,
+                      require_annotations=require_annotations)
     return replace(sig, name=str(name))
+
+
+def check_labelled_records(folder: str | os.PathLike, names: Iterable[str], annotator: str = "atr") -> None:
+    """Before any reading: every record named has a header and a reference annotation file.
+
+    An empty name (``--records 100,,201``) and a missing ``.hea`` / ``.atr`` are one-line errors."""
+    names = [str(n) for n in names]
+    if any(not n.strip() for n in names):
+        raise EcgbeatError(f"empty record name in --records ({','.join(names)})")
+    folder = Path(folder)
+    for name in names:
+        header = folder / f"{name}.hea"
+        if not header.is_file():
+            raise EcgbeatError(f"{header}: missing header file of WFDB record {name}")
+        ann = folder / f"{name}.{annotator}"
+        if not ann.is_file():
+            raise EcgbeatError(f"{ann}: missing annotation file (labelled beats need the reference annotations)")

@@ -34,6 +34,8 @@ _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 
 _TIME_S = {"time", "t", "time_s", "seconds", "second", "sec", "s", "elapsed", "timestamp"}
 _TIME_MS = {"time_ms", "ms", "t_ms", "milliseconds"}
 _SAMPLE = {"sample", "samples", "index", "sample_index", "n", "i"}
+#: Sampling frequency of a WFDB record whose header gives none (the WFDB header specification).
+WFDB_DEFAULT_FS = 250.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class EcgSignal:
 
 
 def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | None = None,
-                annotator: str | None = "atr", units: str | None = None) -> EcgSignal:
+                annotator: str | None = "atr", units: str | None = None,
+                require_annotations: bool = False) -> EcgSignal:
     """Read one ECG lead from a WFDB record, a CSV file or an EDF file.
 
     Parameters
@@ -86,11 +89,17 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
         of :data:`DEFAULT_LEADS` present, else the first signal.
     fs : float, optional
         Sampling frequency, Hz. Required for a CSV without a time column; when given for a file
-        that states its own rate, the two must agree within 1 %.
+        that states its own rate, the two must agree within 1 %. A WFDB header without a rate
+        takes this one, else the WFDB default of 250 Hz, with a warning.
     annotator : str or None, default "atr"
-        WFDB annotation file extension read as reference annotations, when present.
+        WFDB annotation file extension read as reference annotations, when present. Their sample
+        locations must be non-negative, non-decreasing and inside the signal.
     units : {"mV", "uV", "V"}, optional
         Unit of the samples, overriding the file's own and the amplitude check.
+    require_annotations : bool, default False
+        For callers that need the reference annotations (labelled beats) and have no warnings
+        list to show: a missing annotation file, a file type without annotations and a WFDB
+        header without a sampling rate are errors instead of empty annotations / 250 Hz.
 
     Returns
     -------
@@ -99,26 +108,43 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
     Raises
     ------
     EcgbeatError
-        Unknown file type, missing or truncated files, unknown lead, no sampling rate, a signal
-        with no finite sample.
+        Unknown file type, missing or truncated files, a malformed WFDB sampling rate, corrupt
+        annotations, unknown lead, no sampling rate, text in a CSV signal or time column, a CSV
+        line with too few columns, a signal with no finite sample. (Empty, NaN or infinite CSV
+        samples are missing samples, NaN, counted in a warning.)
     """
     p = Path(path).expanduser()
     suffix = p.suffix.lower()
+    read_warnings: list[str] = []
     if suffix in WFDB_SUFFIXES or (not p.exists() and p.with_suffix(".hea").is_file()):
-        sig = _read_wfdb(p.with_suffix("") if suffix in WFDB_SUFFIXES else p, lead, annotator)
+        base = p.with_suffix("") if suffix in WFDB_SUFFIXES else p
+        signal, rate, lead_name, unit, ann = _read_wfdb(base, lead, annotator, require_annotations)
+        if rate is None:  # the header omits the rate: the WFDB default, said where it is said
+            header_path = base.with_suffix(".hea")
+            if fs is not None:
+                rate = _check_fs(fs, str(p))
+            elif require_annotations:
+                raise EcgbeatError(f"{header_path}: the record line gives no sampling frequency (labelled beats "
+                                   f"need the record's own rate, not the WFDB default of {WFDB_DEFAULT_FS:g} Hz)")
+            else:
+                rate = WFDB_DEFAULT_FS
+                read_warnings.append(f"{header_path.name}: the header gives no sampling frequency: "
+                                     f"{WFDB_DEFAULT_FS:g} Hz assumed (the WFDB default)")
     elif not p.exists():
         raise EcgbeatError(f"{p}: file not found")
+    elif require_annotations:
+        raise EcgbeatError(f"{p}: labelled beats need a WFDB record with reference annotations (.hea/.dat/.atr)")
     elif suffix in CSV_SUFFIXES:
-        sig = _read_csv(p, lead, fs)
+        signal, rate, lead_name, unit, ann = _read_csv(p, lead, fs, read_warnings)
     elif suffix in EDF_SUFFIXES:
-        sig = _read_edf(p, lead)
+        signal, rate, lead_name, unit, ann = _read_edf(p, lead)
     else:
         raise EcgbeatError(f"{p}: unknown ECG file type {suffix or '(no extension)'!r}; use a WFDB "
                            f"record (.hea/.dat), a CSV (.csv/.txt/.tsv) or an EDF (.edf/.bdf) file")
-    signal, rate, lead_name, unit, ann = sig
     if fs is not None and abs(float(fs) - rate) > 0.01 * rate:
         raise EcgbeatError(f"{p}: --fs {fs:g} Hz contradicts the file's {rate:g} Hz")
     signal, warnings = to_millivolts(signal, units or unit, str(p))
+    warnings = read_warnings + warnings
     return EcgSignal(name=p.stem if suffix else p.name, signal_mV=signal, fs=float(rate),
                      lead=lead_name, ann_sample=ann[0], ann_symbol=ann[1], path=str(p),
                      warnings=tuple(warnings))
@@ -199,16 +225,22 @@ def _check_fs(fs, where: str) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
+def _read_wfdb(base: Path, lead: str | None, annotator: str | None, require_annotations: bool = False):
+    """Signal, rate (None: the header gives none), lead name, unit, annotations of a WFDB record."""
     import wfdb
 
     header_path = base.with_suffix(".hea")
     if not header_path.is_file():
         raise EcgbeatError(f"{header_path}: missing header file of WFDB record {base.name}")
+    fs_given, n_given = _check_record_line(header_path)
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:
         raise EcgbeatError(f"{header_path}: unreadable WFDB header ({first_line(exc)})") from None
+    # wfdb's pattern skips what it cannot parse; what it read must be what the line says
+    if (fs_given is not None and float(header.fs) != fs_given) or (n_given is not None and header.sig_len != n_given):
+        raise EcgbeatError(f"{header_path}: malformed record line (wfdb reads {header.fs:g} Hz, "
+                           f"{header.sig_len} samples)")
     names = list(header.sig_name or [])
     if not names:
         raise EcgbeatError(f"{header_path}: the record has no signals")
@@ -219,6 +251,10 @@ def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
         raise EcgbeatError(f"{dat}: missing signal file of WFDB record {base.name}")
     if files:
         _check_dat_size(dat, header, str(header_path))
+    ann_path = base.with_suffix(f".{annotator}") if annotator else None
+    if require_annotations and (ann_path is None or not ann_path.is_file()):
+        where = ann_path or f"{base}.atr"
+        raise EcgbeatError(f"{where}: missing annotation file (labelled beats need the reference annotations)")
     try:
         rec = wfdb.rdrecord(str(base), channels=[channel], physical=True)
     except Exception as exc:
@@ -229,8 +265,46 @@ def _read_wfdb(base: Path, lead: str | None, annotator: str | None):
     if header.sig_len and len(signal) < header.sig_len:
         raise EcgbeatError(f"{dat}: truncated ({len(signal)} of {header.sig_len} samples)")
     unit = (rec.units or [None])[0]
-    rate = _check_fs(rec.fs, str(header_path))
-    return signal, rate, names[channel], unit, _read_annotations(base, annotator)
+    rate = None if fs_given is None else _check_fs(rec.fs, str(header_path))
+    return signal, rate, names[channel], unit, _read_annotations(base, annotator, len(signal))
+
+
+#: A WFDB sampling / counter frequency: a plain decimal number (wfdb reads "1e3" as 1).
+_WFDB_NUMBER = r"(?:\d+\.?\d*|\.\d+)"
+_WFDB_FS = re.compile(rf"(?P<fs>{_WFDB_NUMBER})(?:/-?{_WFDB_NUMBER})?(?:\(-?{_WFDB_NUMBER}\))?")
+
+
+def _check_record_line(header_path: Path) -> tuple[float | None, int | None]:
+    """The sampling frequency and sample count the record line of a WFDB header gives (None when
+    omitted), checked as far as wfdb would otherwise misread them.
+
+    The record line is ``name[/segments] n_sig [fs[/counterfreq[(base)]] [n_samples [base_time
+    [base_date]]]]`` (WFDB header(5)). wfdb's pattern silently takes a malformed rate (``abc``,
+    ``-360``) for the 250 Hz default and then loses the sample count, so it is checked here.
+    """
+    try:
+        with open(header_path, encoding="latin-1") as fh:
+            line = next((ln.split("#", 1)[0].strip() for ln in fh
+                         if ln.strip() and not ln.lstrip().startswith("#")), "")
+    except OSError as exc:
+        raise EcgbeatError(f"{header_path}: unreadable WFDB header ({first_line(exc)})") from None
+    tokens = line.split()
+    if len(tokens) < 2 or not tokens[1].isdigit():
+        raise EcgbeatError(f"{header_path}: malformed record line {line[:60]!r} (expected: name, number of "
+                           f"signals, sampling frequency, number of samples)")
+    fs = n_samples = None
+    if len(tokens) > 2:
+        match = _WFDB_FS.fullmatch(tokens[2])
+        if match is None or not float(match["fs"]) > 0:
+            raise EcgbeatError(f"{header_path}: sampling frequency {tokens[2][:30]!r} in the record line is not "
+                               f"a positive decimal number (WFDB: fs[/counterfreq[(base)]])")
+        fs = float(match["fs"])
+    if len(tokens) > 3:
+        if not tokens[3].isdigit():
+            raise EcgbeatError(f"{header_path}: number of samples {tokens[3][:30]!r} in the record line is not "
+                               f"a whole number")
+        n_samples = int(tokens[3])
+    return fs, n_samples
 
 
 def _check_dat_size(dat: Path, header, where: str) -> None:
@@ -248,17 +322,36 @@ def _check_dat_size(dat: Path, header, where: str) -> None:
         raise EcgbeatError(f"{dat}: truncated ({size} of {expected} bytes the header promises)")
 
 
-def _read_annotations(base: Path, annotator: str | None):
+def _read_annotations(base: Path, annotator: str | None, n_samples: int):
+    """Sample locations and symbols of ``base.annotator``; empty arrays when there is no such file.
+
+    A file that parses but holds sample locations that are negative, decrease or lie past the
+    signal's ``n_samples`` is corrupt (later steps assume sorted locations inside the signal)."""
     empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
     if not annotator or not base.with_suffix(f".{annotator}").is_file():
         return empty
     import wfdb
 
+    where = f"{base}.{annotator}"
     try:
         ann = wfdb.rdann(str(base), annotator)
     except Exception as exc:
-        raise EcgbeatError(f"{base}.{annotator}: unreadable annotations ({first_line(exc)})") from None
-    return np.asarray(ann.sample, dtype=np.int64), np.asarray(ann.symbol, dtype=object)
+        raise EcgbeatError(f"{where}: unreadable annotations ({first_line(exc)})") from None
+    sample = np.asarray(ann.sample, dtype=np.int64)
+    symbol = np.asarray(ann.symbol, dtype=object)
+    if len(symbol) != len(sample):
+        raise EcgbeatError(f"{where}: corrupt annotations ({len(sample)} sample locations, {len(symbol)} symbols)")
+    for bad, what in ((sample < 0, "at a negative sample"), (sample >= n_samples, "past the end of the signal")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise EcgbeatError(f"{where}: corrupt annotations: annotation {i + 1} of {len(sample)} is {what} "
+                               f"(sample {int(sample[i])}; the signal has {n_samples} samples)")
+    down = np.flatnonzero(np.diff(sample) < 0)
+    if len(down):
+        i = int(down[0]) + 1
+        raise EcgbeatError(f"{where}: corrupt annotations: sample locations must not decrease, annotation {i + 1} "
+                           f"of {len(sample)} (sample {int(sample[i])}) comes after sample {int(sample[i - 1])}")
+    return sample, symbol
 
 
 def _pick(names: list[str], lead: str | None, where: str, fallback: int = 0) -> int:
@@ -277,23 +370,33 @@ def _pick(names: list[str], lead: str | None, where: str, fallback: int = 0) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, lead: str | None, fs: float | None):
+def _read_csv(path: Path, lead: str | None, fs: float | None, warnings: list[str]):
+    """Signal column, rate, lead name, unit, (no) annotations of a CSV file; ``warnings`` gets the
+    count of missing samples (empty, NaN or infinite cells) in the signal column."""
     import pandas as pd
 
+    sep = _delimiter(path)
     try:
-        table = pd.read_csv(path, sep=_delimiter(path), comment="#", header=None, skipinitialspace=True)
+        table = pd.read_csv(path, sep=sep, comment="#", header=None, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise EcgbeatError(f"{path}: the file is empty") from None
     except Exception as exc:
         raise EcgbeatError(f"{path}: unreadable CSV ({first_line(exc)})") from None
     first = table.iloc[0]
-    has_header = any(_not_number(v) for v in first)
+    has_header = any(_not_number(v) and str(v).strip() != "" for v in first)
     names = [str(v).strip() for v in first] if has_header else [f"column{i + 1}" for i in range(table.shape[1])]
     body = table.iloc[1:] if has_header else table
     try:
         data = body.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     except Exception as exc:
         raise EcgbeatError(f"{path}: non-numeric CSV data ({first_line(exc)})") from None
+    lines = None
+    if np.isnan(data).all(axis=1).any():  # pandas reads an indented comment line as a row of NaN: drop it
+        lines = _data_lines(path)
+        if len(lines) == len(data) + int(has_header):
+            keep = np.array([bool(text.strip()) for _, text in lines[int(has_header):]], dtype=bool)
+            data = data[keep]
+            lines = lines[:int(has_header)] + [ln for ln, k in zip(lines[int(has_header):], keep) if k]
     if data.shape[0] < 2:
         raise EcgbeatError(f"{path}: fewer than 2 samples")
     kinds = [_time_kind(n) if has_header else None for n in names]
@@ -303,10 +406,63 @@ def _read_csv(path: Path, lead: str | None, fs: float | None):
     if not signal_cols:
         raise EcgbeatError(f"{path}: no signal column (only time columns {', '.join(names)})")
     col = _pick([_strip_unit(n) for n in names], lead, str(path), fallback=signal_cols[0])
+    time_col = next((i for i, k in enumerate(kinds) if k in ("s", "ms")), None)
+    _check_csv_cells(path, sep, data, int(has_header), names, col, time_col, warnings, lines)
     rate = _csv_rate(path, data, kinds, fs)
     unit = _unit_in_name(names[col]) if has_header else None
     lead_name = _strip_unit(names[col]) if has_header else ""
     return data[:, col], rate, lead_name, unit, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
+
+
+#: Cells that mean "no value" (pandas' usual missing-value markers), besides NaN and infinity.
+_MISSING_CELLS = {"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>"}
+
+
+def _check_csv_cells(path: Path, sep: str, data: np.ndarray, offset: int, names: list[str], col: int,
+                     time_col: int | None, warnings: list[str], lines: list | None = None) -> None:
+    """Look at the cells of the signal and time columns that did not become finite numbers.
+
+    Text (not a number) and a line too short to reach the column are errors naming the line. In
+    the signal column, an empty, NaN or infinite cell (or one that overflows) is a missing sample:
+    NaN marks missing samples (see :class:`EcgSignal`; analysis marks them unreadable), and a
+    warning gives their count and first line. The time column must have every value.
+    """
+    columns = [(c, ~np.isfinite(data[:, c])) for c in ((time_col, col) if time_col is not None else (col,))]
+    if not any(bad.any() for _, bad in columns):
+        return
+    lines = lines if lines is not None else _data_lines(path)
+    if len(lines) != len(data) + offset:  # cannot happen unless pandas skips lines differently: rows then
+        lines = [(f"data row {i + 1 - offset}", None) for i in range(len(data) + offset)]
+    for c, bad in columns:
+        rows = np.flatnonzero(bad)
+        for r in rows:
+            where, text = lines[r + offset]
+            where = f"line {where}" if isinstance(where, int) else where
+            fields = None if text is None else (text.split() if sep == r"\s+" else text.split(sep))
+            if fields is not None and len(fields) <= c:
+                raise EcgbeatError(f"{path}: {where}: {len(fields)} of {len(names)} columns, no value for "
+                                   f"column {c + 1} ({names[c]})")
+            cell = "" if fields is None else fields[c].strip().strip("\"'")
+            if cell.lower() not in _MISSING_CELLS and _not_number(cell):
+                raise EcgbeatError(f"{path}: {where}, column {c + 1}: not a number: {cell[:30]!r}")
+            if c == time_col:
+                raise EcgbeatError(f"{path}: {where}, column {c + 1}: time value {cell[:30]!r} is not a finite number")
+        if len(rows):
+            first = lines[int(rows[0]) + offset][0]
+            warnings.append(f"{len(rows)} missing sample{'s' if len(rows) > 1 else ''} (empty, NaN or infinite "
+                            f"values) in column {c + 1} ({names[c]}), the first at "
+                            f"{'line ' if isinstance(first, int) else ''}{first}: kept as missing (NaN)")
+
+
+def _data_lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, text before any ``#``) of each line pandas reads as a row: all but
+    blank lines and lines that start with ``#`` (an indented comment is a row, of NaN)."""
+    out = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip() and not line.startswith("#"):
+                out.append((number, line.split("#", 1)[0].rstrip("\r\n")))
+    return out
 
 
 def _delimiter(path: Path) -> str:

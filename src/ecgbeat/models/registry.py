@@ -14,6 +14,11 @@ from collections.abc import Callable
 
 import torch.nn as nn
 
+from ..errors import EcgbeatError, first_line
+
+#: The constructor arguments every model has (the inputs and outputs), besides its own knobs.
+CONTRACT_ARGS = ("n_classes", "n_samples", "in_channels", "n_features")
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -36,18 +41,35 @@ def list_models() -> list[str]:
 
 def create_model(name: str, n_classes: int = 5, n_samples: int = 187, in_channels: int = 1,
                  n_features: int = 0, **kwargs) -> nn.Module:
-    """Build a registered model; an unknown name raises ``ValueError`` listing the choices."""
+    """Build a registered model.
+
+    Raises :class:`~ecgbeat.errors.EcgbeatError` (a ``ValueError``) with one line naming the model:
+    for an unknown name (listing the choices), an argument the model does not have (listing its
+    arguments), or values its constructor refuses (naming the arguments given)."""
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(list_models())}")
+        raise EcgbeatError(f"unknown model {name!r}; choose from {', '.join(list_models())}")
     cls = _REGISTRY[name]
     args = dict(n_classes=n_classes, n_samples=n_samples, in_channels=in_channels,
                 n_features=n_features, **kwargs)
+    params = inspect.signature(cls).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [] if takes_any else [k for k in kwargs if k not in params]
+    if unknown:
+        own = [k for k in params if k not in CONTRACT_ARGS]
+        raise EcgbeatError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}; "
+                           f"its arguments are {', '.join(own) or 'none'}")
     try:
         bound = inspect.signature(cls).bind(**args)
     except TypeError as exc:
-        raise ValueError(f"model {name!r}: {exc}") from None
+        raise EcgbeatError(f"model {name!r}: {exc}") from None
     bound.apply_defaults()
-    model = cls(**bound.arguments)
+    try:
+        model = cls(**bound.arguments)
+    except Exception as exc:  # a value the model (or PyTorch inside it) refuses: name what was given
+        given = ", ".join(f"{k}={v!r}" for k, v in args.items()
+                          if k in kwargs or (k in params and v != params[k].default))
+        raise EcgbeatError(f"model {name!r} with {given or 'its default arguments'}: "
+                           f"{first_line(exc, 120)}") from exc
     # every constructor argument, defaults included: enough to rebuild the model from JSON
     model.init_args = dict(bound.arguments)
     return model
