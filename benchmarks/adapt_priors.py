@@ -49,7 +49,7 @@ SMOOTH_GRID = (0.1, 0.25, 0.5, 1.0)
 
 #: Adapted probabilities by (probabilities, training mix, beats, setting, causal): the chosen setting's
 #: adaptation is the costly step and every smoothing, self-training and reported row starts from it.
-_ADAPTED: dict[tuple, np.ndarray] = {}
+_ADAPTED: dict[tuple, tuple[dict, np.ndarray]] = {}
 
 
 def _digest(a: np.ndarray) -> str:
@@ -64,12 +64,12 @@ def adapted_only(proba: np.ndarray, beats: dict, train_prior: np.ndarray, settin
     if setting is None:
         return proba
     key = (_digest(proba), _digest(np.asarray(train_prior, dtype=np.float64)), id(beats), setting, causal)
-    if key not in _ADAPTED:
+    if key not in _ADAPTED or _ADAPTED[key][0] is not beats:
         out = (adapt_causal_per_record(proba, beats["record"], beats["sample"], train_prior, setting)
                if causal else adapt_per_record(proba, beats["record"], train_prior, setting))
         out.setflags(write=False)  # shared by every later step: none may change it in place
-        _ADAPTED[key] = out
-    return _ADAPTED[key]
+        _ADAPTED[key] = (beats, out)  # the beats kept alive, so their id cannot name other beats
+    return _ADAPTED[key][1]
 
 
 def adjusted(proba: np.ndarray, beats: dict, train_prior: np.ndarray, setting, causal: bool,

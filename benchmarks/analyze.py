@@ -236,9 +236,14 @@ def _beat_level(model, mitdb: Path, records, af_gate: bool = False, adapt: str |
     return {"n_reference_beats": len(beats), "ec57_matched": ec57_metrics(beats.y, pred, CLASSES)}
 
 
+def _f3(x) -> str:
+    """A rate to 3 decimals; undefined (null in the JSON, e.g. +P of a class never called) as "–"."""
+    return "–" if x is None or x != x else f"{x:.3f}"
+
+
 def _ec57_line(e: dict) -> str:
     return f"acc {e['accuracy']:.4f} " + " ".join(
-        f"{c} Se {e[c]['sensitivity']:.3f} +P {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F"))
+        f"{c} Se {_f3(e[c]['sensitivity'])} +P {_f3(e[c]['ppv'])}" for c in ("N", "S", "V", "F"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,7 +557,7 @@ def markdown(r: dict, stem: str = "analyze") -> str:
                 det = (f"{run['detection_sensitivity']:.4f} | {run['detection_ppv']:.4f}"
                        if "detection_sensitivity" in run else "– | –")
                 label = name + (" (with detection)" if kind == "ec57_with_detection" else "")
-                cells = " | ".join(f"{e[c]['sensitivity']:.3f} | {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F"))
+                cells = " | ".join(f"{_f3(e[c]['sensitivity'])} | {_f3(e[c]['ppv'])}" for c in ("N", "S", "V", "F"))
                 lines.append(f"| {label} | {det} | {e['accuracy']:.4f} | {cells} |")
     if "speed" in r:
         s = r["speed"]

@@ -295,3 +295,12 @@ def test_json_outputs_are_strict_json(tmp_path):
         raise ValueError(constant)
 
     assert json.loads(path.read_text(), parse_constant=refuse)["rates"] == [None, 1.5, 2.0]
+
+
+def test_signal_csv_dash_and_question_mark_are_missing_samples(tmp_path):
+    """wfdb's rdsamp prints an invalid sample as "-": a missing sample, like "?", not an error."""
+    path = tmp_path / "rec.csv"
+    path.write_text("\n".join(["0.1", "0.2", "-", "0.3", "?"] * 40) + "\n")
+    sig = read_signal(path, fs=100.0)
+    assert np.isnan(sig.signal_mV).sum() == 80 and len(sig.signal_mV) == 200
+    assert sig.warnings and "80 missing samples" in sig.warnings[0] and "line 3" in sig.warnings[0]

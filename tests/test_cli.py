@@ -316,9 +316,10 @@ def test_evaluate_rebuilds_the_checkpoints_own_test_set(demo_run, mitdb, tmp_pat
                         (["--records", "232,209,208,100"], None),  # the same records in another order: fine
                         (["--split", "inter"], ("trained on the intra split", "--split inter"))):
         out = run_cli("evaluate", run / "model.json", "--mitdb", mitdb, *args, "--out", tmp_path / "x")
-        if words is None:
+        if words is None:  # the split draws from the beats in the run's record order, not the order given
             assert out.returncode == 0, out.stderr[-2000:]
-            assert json.loads((tmp_path / "x" / "metrics.json").read_text())["n"] == first["n"]
+            assert json.loads((tmp_path / "x" / "metrics.json").read_text())["confusion_matrix"] == \
+                first["confusion_matrix"]
         else:
             one_line_error(out, *words)
 
@@ -340,6 +341,8 @@ def test_outputs_never_replace_the_inputs(demo_run, mitdb, tmp_path):
     weights = (other / "model.safetensors").read_bytes()
     one_line_error(run_cli("ensemble", run / "model.json", other / "model.json", "--out", other),
                    "is one of the members")
+    one_line_error(run_cli("ensemble", run, other, "--out", other), "is one of the members")  # run folders
+    one_line_error(run_cli("ensemble", run, run / "model.json", "--out", tmp_path / "e"), "given twice")
     assert (other / "model.safetensors").read_bytes() == weights
     # an output folder that is a file: one line naming it, nothing written
     one_line_error(run_cli("predict", run / "model.json", csv, "--out", csv / "p.csv"), str(csv))
@@ -393,3 +396,24 @@ def test_rr_feature_models_refuse_csv_rows(mitdb, tmp_path, demo_run):
     one_line_error(run_cli("evaluate", tmp_path / "m" / "model.json", "--test-csv", csv, "--out", tmp_path / "e"),
                    "RR intervals")
     assert not (tmp_path / "p.csv").exists() and not (tmp_path / "e" / "metrics.json").exists()
+
+
+def test_plot_an_ensemble_folder_and_say_what_is_missing(demo_run, mitdb, tmp_path):
+    """An ensemble's folder has no history.json (it was not trained as one): plot draws the rest; a
+    folder without metrics.json is told how to write it."""
+    run, _ = demo_run
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("model.json", "model.safetensors"):
+        (other / name).write_bytes((run / name).read_bytes())
+    ens = tmp_path / "ens"
+    out = run_cli("ensemble", run / "model.json", other / "model.json", "--out", ens)  # a folder: its model.json
+    assert out.returncode == 0 and (ens / "model.json").is_file(), out.stderr[-2000:]
+    one_line_error(run_cli("plot", ens, "--mitdb", mitdb), "metrics.json: not found", "ecgbeat evaluate")
+    out = run_cli("evaluate", ens, "--mitdb", mitdb, "--out", ens)
+    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_cli("plot", ens, "--mitdb", mitdb)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert {p.name for p in (ens / "figures").glob("*.png")} == {
+        "beats_per_class.png", "beats_true_labels.png", "beats_predicted.png", "confusion_matrix.png",
+        "record_strip.png"}

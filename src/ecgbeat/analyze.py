@@ -856,10 +856,11 @@ def write_beats_csv(result: AnalysisResult, path: str | os.PathLike) -> Path:
 
 def check_annotation_ext(extension: str) -> None:
     """A WFDB annotation extension ecgbeat may write: letters and digits, and not the extension of a
-    record's own files (``hea``, ``dat``) or of MIT-BIH's reference annotations (``atr``)."""
+    record's own files (``hea``, ``dat``). ``atr`` (the reference annotations) is refused beside the
+    record only (:func:`write_annotations`)."""
     if not re.fullmatch(r"[A-Za-z0-9]+", extension):
         raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
-    if extension.lower() in ("hea", "dat", "atr"):
+    if extension.lower() in ("hea", "dat"):
         raise EcgbeatError(f"annotation extension {extension!r} would overwrite the record's own .{extension} file; "
                            "choose another (default: ecgb)")
 
@@ -883,6 +884,10 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
     target = folder / f"{name}.{extension}"
     if result.signal.path and target.resolve() == Path(result.signal.path).resolve():
         raise EcgbeatError(f"{target}: is the input recording; choose another annotation extension or folder")
+    if (result.signal.path and extension.lower() == "atr"
+            and target.resolve().parent == Path(result.signal.path).resolve().parent):
+        raise EcgbeatError(f"{target}: would overwrite the record's reference annotations; choose another "
+                           "annotation extension or folder")
     tmp = Path(tempfile.mkdtemp(prefix=".wrann-", dir=folder))
     try:
         if events:

@@ -46,20 +46,22 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
     return info
 
 
-def _checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """:func:`_paths` of a checkpoint to read: a run folder means its ``model.json``; an existing
-    file of another kind (``model.onnx``, ``last.pt``) is refused by name."""
+def checkpoint_paths(path: str | os.PathLike, check: bool = True) -> tuple[Path, Path]:
+    """Weights and JSON paths of a checkpoint given as its ``.json``, ``.safetensors`` or run folder
+    (its ``model.*``). With ``check``, an existing file of another kind (``model.onnx``,
+    ``last.pt``) is refused by name."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or str(path).endswith(("/", os.sep)):
         path = path / "model.json"
-    elif path.is_file() and path.suffix not in (".json", ".safetensors"):
+    elif check and path.is_file() and path.suffix not in (".json", ".safetensors"):
         raise EcgbeatError(f"{path}: not an ecgbeat checkpoint; give its model.json (or the run folder)")
     return _paths(path)
 
 
+
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     """The JSON metadata of a checkpoint (its ``model.json``, ``.safetensors`` or run folder), validated."""
-    _, info = _checkpoint_paths(path)
+    _, info = checkpoint_paths(path)
     if not info.is_file():
         raise EcgbeatError(f"{info}: checkpoint metadata not found")
     try:
@@ -80,7 +82,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
 
     from .models import build_model
 
-    weights, info = _checkpoint_paths(path)
+    weights, info = checkpoint_paths(path)
     meta = read_checkpoint_meta(info)
     if not weights.is_file():
         raise EcgbeatError(f"{weights}: checkpoint weights not found")
@@ -125,7 +127,7 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
         raise EcgbeatError(f"an ensemble needs at least 2 checkpoints, got {len(paths)}")
     if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # a folder: its model.json
         out = Path(out) / "model.json"
-    members = [_paths(p)[1].resolve() for p in paths]
+    members = [checkpoint_paths(p, check=False)[1].resolve() for p in paths]
     twice = next((p for i, p in enumerate(paths) if members[i] in members[:i]), None)
     if twice is not None:
         raise EcgbeatError(f"{twice}: given twice; an ensemble's members are different checkpoints")

@@ -221,6 +221,9 @@ def cmd_evaluate(args) -> None:
         from .predict import evaluate_checkpoint
 
         beats = load_kaggle_csv(args.test_csv, classes=tuple(meta["classes"]))
+        if (beats.y < 0).any():
+            raise EcgbeatError(f"{args.test_csv}: has no label column; evaluation needs labelled beats "
+                               "(`ecgbeat predict` classifies unlabelled ones)")
         metrics = evaluate_checkpoint(args.checkpoint, beats, args.out, adapt=args.adapt, af_gate=args.af_gate,
                                       causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     else:
@@ -253,6 +256,8 @@ def _checkpoint_split(args, meta: dict) -> None:
         if args.records is not None and info.get("records") and set(_records(args.records)) != set(info["records"]):
             raise EcgbeatError(f"{where}: trained on the intra split of {len(info['records'])} records; other "
                                f"--records draw another test set, which holds some of its training beats{elsewhere}")
+        if info.get("records"):  # in the run's order too: the split draws from the beats in that order
+            args.records = ",".join(info["records"])
     if args.records is None and info.get("records"):
         args.records = ",".join(info["records"])
     args.split, args.seed = trained, seed
@@ -262,16 +267,19 @@ def _checkpoint_split(args, meta: dict) -> None:
     args.scaling = args.scaling or scaling
 
 
-def _not_an_input(out, *inputs) -> None:
-    """Refuse an output path that is one of the command's inputs (a checkpoint: its .json and
-    .safetensors), which writing would replace."""
+def _not_an_input(out, files=(), checkpoints=()) -> None:
+    """Refuse an output path that is one of the command's input ``files`` or ``checkpoints`` (their
+    .json and .safetensors, a run folder's model.*), which writing would replace."""
     from pathlib import Path
 
+    from .checkpoint import checkpoint_paths
+
     target = Path(out).resolve()
-    for given in inputs:
-        p = Path(given)
-        if target in (p.resolve(), p.with_suffix(".json").resolve(), p.with_suffix(".safetensors").resolve()):
-            raise EcgbeatError(f"{out}: is an input of this command ({given}); write the output elsewhere")
+    taken = {Path(f).resolve(): f for f in files}
+    for given in checkpoints:
+        taken.update({p.resolve(): given for p in checkpoint_paths(given, check=False)})
+    if target in taken:
+        raise EcgbeatError(f"{out}: is an input of this command ({taken[target]}); write the output elsewhere")
 
 
 def _split_seed(meta: dict) -> int:
@@ -295,7 +303,7 @@ def _print_metrics(m: dict) -> None:
 def cmd_predict(args) -> None:
     from .predict import predict_csv
 
-    _not_an_input(args.out, args.csv, args.checkpoint)
+    _not_an_input(args.out, files=[args.csv], checkpoints=[args.checkpoint])
     summary = predict_csv(args.checkpoint, args.csv, args.out, min_confidence=args.min_confidence)
     print(json_text(summary, indent=2))
 
@@ -338,15 +346,20 @@ def cmd_export(args) -> None:
     from .checkpoint import load_checkpoint
     from .export import export_onnx
 
-    _not_an_input(args.out, args.checkpoint)
+    _not_an_input(args.out, checkpoints=[args.checkpoint])
     model, _ = load_checkpoint(args.checkpoint)
     print(export_onnx(model, args.out))
 
 
 def cmd_ensemble(args) -> None:
+    from pathlib import Path
+
     from .checkpoint import save_ensemble
 
-    path, meta = save_ensemble(args.checkpoints, args.out)
+    out = Path(args.out)
+    if out.suffix not in (".json", ".safetensors"):  # a folder, like every other --out of a run
+        out = out / "model.json"
+    path, meta = save_ensemble(args.checkpoints, out)
     members = ", ".join(f"{m['model']} seed {m['seed']}" for m in meta["members"])
     print(f"ensemble of {len(meta['members'])} models ({members}): {path}")
 
@@ -378,6 +391,9 @@ def cmd_analyze(args) -> None:
     # bad settings: refused before any record
     class_mix_adapter(model[1], config), rhythm_tracker(model[1], config), self_trainer(model[1], config)
     beat_smoother(model[1], config), check_annotation_ext(args.ann_ext)
+    if args.ann_beside and args.ann_ext.lower() == "atr":
+        raise EcgbeatError("--ann-beside --ann-ext atr would overwrite the record's reference annotations; "
+                           "choose another extension (default: ecgb)")
     for source in args.records:
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,
@@ -493,7 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ensemble", help="combine trained checkpoints into one that averages their "
                        "class probabilities (use it wherever a checkpoint goes)")
     p.add_argument("checkpoints", nargs="+", help="model.json of each member (same classes, beats and test set)")
-    p.add_argument("--out", required=True, help="checkpoint to write, e.g. runs/ensemble/model.json")
+    p.add_argument("--out", required=True,
+                   help="checkpoint to write, e.g. runs/ensemble/model.json; a folder means its model.json")
     p.set_defaults(func=cmd_ensemble)
     p = sub.add_parser("models", help="list registered models")
     p.set_defaults(func=cmd_models)

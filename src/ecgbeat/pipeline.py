@@ -370,7 +370,8 @@ def git_commit(where: str | os.PathLike | None = None) -> str | None:
 
 def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = None,
                strip_record: str = "208") -> list[str]:
-    """Write the PNG figures of a run folder (needs model.json, history.json, predictions)."""
+    """Write the PNG figures of a run folder (needs model.json and metrics.json; the training curves
+    need history.json, which an ensemble's folder lacks)."""
     import json
 
     from . import viz
@@ -387,6 +388,9 @@ def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = Non
     rng = np.random.default_rng(split.seed)
     show = test.subset(np.sort(rng.choice(len(test), size=min(4000, len(test)), replace=False)))
     proba = predict_proba(model, show)
+    if not (run / "metrics.json").is_file():
+        raise EcgbeatError(f"{run / 'metrics.json'}: not found; write it first with "
+                           f"`ecgbeat evaluate {run} --out {run}`")
     metrics = json.loads((run / "metrics.json").read_text())
     figures = {
         "beats_per_class.png": viz.plot_beats_per_class(split.train.X, split.train.y, classes, fs=test.fs),
@@ -394,8 +398,9 @@ def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = Non
         "beats_predicted.png": viz.plot_predictions(show.X, show.y, proba.argmax(1), classes, fs=test.fs, proba=proba),
         "confusion_matrix.png": viz.plot_confusion_matrix(np.array(metrics["confusion_matrix"]), classes,
                                                           title=f"{meta['model']} on the {split.name} test set"),
-        "training_curves.png": viz.plot_training_curves(json.loads((run / "history.json").read_text())),
     }
+    if (run / "history.json").is_file():  # an ensemble was not trained as one: no curves
+        figures["training_curves.png"] = viz.plot_training_curves(json.loads((run / "history.json").read_text()))
     folder = resolve_mitdb(mitdb)
     if (folder / f"{strip_record}.hea").is_file():
         rec = read_record(folder, strip_record)

@@ -29,7 +29,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.umask(umask)
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:  # name the target, not the hidden temporary file
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

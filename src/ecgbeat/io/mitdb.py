@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -65,7 +66,7 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
     try:
         wfdb.dl_database("mitdb", dl_dir=str(folder), records="all", annotators=["atr"])
     except Exception as exc:  # no network, proxy, PhysioNet down: say what to do instead
-        reason = first_line(exc, 120)
+        reason = textwrap.shorten(first_line(exc, 1000), 160, placeholder=" ...")  # whole words
         raise EcgbeatError(
             f"could not download MIT-BIH from PhysioNet ({reason}); download "
             f"https://physionet.org/content/mitdb/1.0.0/ yourself and put the .hea/.dat/.atr files "

@@ -414,8 +414,9 @@ def _read_csv(path: Path, lead: str | None, fs: float | None, warnings: list[str
     return data[:, col], rate, lead_name, unit, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
 
 
-#: Cells that mean "no value" (pandas' usual missing-value markers), besides NaN and infinity.
-_MISSING_CELLS = {"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>"}
+#: Cells that mean "no value" (pandas' usual missing-value markers, and "-" for an invalid sample as
+#: wfdb's rdsamp prints it), besides NaN and infinity.
+_MISSING_CELLS = {"", "na", "n/a", "nan", "-nan", "null", "none", "#n/a", "<na>", "-", "?"}
 
 
 def _check_csv_cells(path: Path, sep: str, data: np.ndarray, offset: int, names: list[str], col: int,
