@@ -304,3 +304,28 @@ def test_signal_csv_dash_and_question_mark_are_missing_samples(tmp_path):
     sig = read_signal(path, fs=100.0)
     assert np.isnan(sig.signal_mV).sum() == 80 and len(sig.signal_mV) == 200
     assert sig.warnings and "80 missing samples" in sig.warnings[0] and "line 3" in sig.warnings[0]
+
+
+def test_wfdb_rate_out_of_range_names_the_record(tmp_path, mitdb, checkpoint):
+    from ecgbeat.analyze import analyze_record
+
+    for ext in ("hea", "dat"):
+        (tmp_path / f"100.{ext}").write_bytes((mitdb / f"100.{ext}").read_bytes())
+    header = tmp_path / "100.hea"
+    header.write_text(header.read_text().replace(" 360 ", " 10 ", 1))
+    with pytest.raises(EcgbeatError) as exc:
+        analyze_record(tmp_path / "100", checkpoint)
+    assert str(tmp_path / "100") in str(exc.value) and "outside 50..2000 Hz" in str(exc.value)
+
+
+def test_kaggle_csv_folder_and_underscore_values_are_named(tmp_path):
+    from ecgbeat.io.kaggle import load_kaggle_csv
+
+    with pytest.raises(EcgbeatError, match="is a folder, not a Kaggle-format CSV file"):
+        load_kaggle_csv(tmp_path)
+    rows = [",".join(["0.5"] * 187 + ["0"])] * 3
+    rows[1] = rows[1].replace("0.5", "1_0", 1)  # float("1_0") is 10.0 in Python, not a CSV number
+    (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(EcgbeatError) as exc:
+        load_kaggle_csv(tmp_path / "u.csv")
+    assert str(exc.value) == f"{tmp_path / 'u.csv'}: line 2, column 1: not a number: '1_0'"

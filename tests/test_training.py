@@ -112,7 +112,7 @@ def test_damaged_training_state_is_one_line_error(split, tmp_path):
 
     assert first_line(ValueError()) == "ValueError"  # empty messages must not break error lines
     (tmp_path / "last.pt").write_bytes(b"")
-    with pytest.raises(EcgbeatError, match=r"last.pt: unreadable training state \("):
+    with pytest.raises(EcgbeatError, match=r"last.pt: not a complete training state written by ecgbeat \(truncated"):
         train(create_model("lstm", hidden_size=8), split.train, split.val, TrainConfig(epochs=1),
               out_dir=tmp_path, resume=True, progress=False)
 

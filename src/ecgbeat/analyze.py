@@ -187,7 +187,10 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     sig = source if isinstance(source, EcgSignal) else read_signal(source, lead=lead, fs=fs, units=units)
     model, meta = load_model(checkpoint_or_model)
     t1 = time.perf_counter()
-    plan = Plan.make(sig.fs, beat_params(meta), config)
+    try:
+        plan = Plan.make(sig.fs, beat_params(meta), config)
+    except EcgbeatError as exc:  # name the recording
+        raise EcgbeatError(f"{sig.path or sig.name}: {exc}") from None
     check_duration(len(sig.signal_mV), sig.fs, sig.name)
     y, bad, peaks = prepare_signal(sig.signal_mV, plan, sig.name)
     t2 = time.perf_counter()

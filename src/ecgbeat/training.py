@@ -415,7 +415,8 @@ def _load_state(path, model, opt, sched, gen, history, best, planned: int,
         state = torch.load(path, map_location="cpu", weights_only=True)  # never executes code
         saved_run = json.loads(state["run"]) if isinstance(state, dict) and state.get("run") else None
     except Exception as exc:
-        raise EcgbeatError(f"{path}: unreadable training state ({first_line(exc, 100)})") from None
+        raise EcgbeatError(f"{path}: not a complete training state written by ecgbeat (truncated or another "
+                           f"file; {first_line(exc, 100)}); delete it to start the run afresh") from None
     if not isinstance(state, dict) or "model" not in state:
         raise EcgbeatError(f"{path}: not an ecgbeat training state")
     other = f"{path}: --resume: this training state was written by another model/config"

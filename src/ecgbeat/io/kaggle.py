@@ -57,6 +57,8 @@ def load_kaggle_csv(
 
     path = Path(path)
     classes = _classes_for(path, classes)
+    if path.is_dir():
+        raise EcgbeatError(f"{path}: is a folder, not a Kaggle-format CSV file")
     if not path.is_file():
         raise EcgbeatError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -137,6 +139,8 @@ def _scan_for_error(path: Path, has_label: bool | None, n_samples: int) -> None:
                 )
             for column, text in enumerate(fields, start=1):
                 try:
+                    if "_" in text:  # Python's float() takes 1_0; a CSV reader does not
+                        raise ValueError(text)
                     value = float(text)
                 except ValueError:
                     raise EcgbeatError(
