@@ -347,3 +347,11 @@ def test_library_train_checks_the_device_before_work(small_split, monkeypatch):
         with pytest.raises(EcgbeatError, match="no CUDA device"):
             train(create_model("lstm", **TINY_ARGS), small_split.train, small_split.val,
                   TrainConfig(epochs=1, device="cuda"), progress=False)
+
+
+def test_training_beats_of_one_class_only_are_refused(beats, csvs, tmp_path, capsys):
+    """Real normal beats only: nothing to tell apart, so no run that would "learn" one answer."""
+    only_n = _csv(beats, tmp_path / "only_n.csv", {"N": 60})
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--train-csv", only_n)
+    assert rc == 2 and "only_n.csv: all training beats are of one class (N)" in err
+    assert not (tmp_path / "t" / "model.json").exists()

@@ -215,3 +215,20 @@ def _majority_macro_f1(y: np.ndarray) -> float:
     counts = np.bincount(y)
     share = counts.max() / len(y)
     return float(2 * share / (1 + share) / (counts > 0).sum())
+
+
+def test_onnx_export_does_not_print_tracer_noise(tmp_path):
+    """The tracer's shape notes and ONNX's LSTM batch-size note are silenced: the dynamic batch axis
+    runs at another batch size (checked here)."""
+    import warnings
+
+    ort = pytest.importorskip("onnxruntime")
+    from ecgbeat.export import export_onnx
+
+    model = create_model("lstm", n_classes=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export_onnx(model, tmp_path / "m.onnx")
+    assert not [w for w in caught if issubclass(w.category, torch.jit.TracerWarning) or "LSTM" in str(w.message)]
+    out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"x": np.zeros((7, 1, 187), np.float32)})[0]
+    assert out.shape == (7, 5)

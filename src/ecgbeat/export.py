@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -21,7 +22,11 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, opset: int = 17) -> P
         args += (torch.zeros(2, model.n_features),)
         names.append("features")
         axes["features"] = {0: "batch"}
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # the tracer's notes on Python control flow over fixed shapes, and ONNX's note that an LSTM
+        # traced with one batch size may not run at others: the dynamic batch axis is tested to run
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*batch.*LSTM|.*LSTM.*batch", category=UserWarning)
         torch.onnx.export(model, args, str(tmp), input_names=names, output_names=["logits"],
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     return Path(path)

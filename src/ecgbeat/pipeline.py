@@ -155,6 +155,11 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
     config = config or TrainConfig(seed=split.seed)
     resolve_device(config.device)  # a missing GPU is an error before any work
     model_args = check_model_args(model_name, model_args)
+    present = np.unique(split.train.y)
+    if len(present) < 2:  # nothing to tell apart: a run would "learn" to say one class
+        only = split.train.classes[int(present[0])] if len(present) else "none"
+        where = split.info.get("train_csv") or f"the training beats of the {split.name} split"
+        raise EcgbeatError(f"{where}: all training beats are of one class ({only}); a classifier needs two or more")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if features:
