@@ -857,13 +857,13 @@ def write_beats_csv(result: AnalysisResult, path: str | os.PathLike) -> Path:
     return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
-def check_annotation_ext(extension: str) -> None:
+def check_annotation_ext(extension: str, beside: bool = False) -> None:
     """A WFDB annotation extension ecgbeat may write: letters and digits, and not the extension of a
-    record's own files (``hea``, ``dat``). ``atr`` (the reference annotations) is refused beside the
-    record only (:func:`write_annotations`)."""
+    record's own files (``hea``, ``dat``), nor, ``beside`` the record, of its reference annotations
+    (``atr``; :func:`write_annotations` checks the folder it is given)."""
     if not re.fullmatch(r"[A-Za-z0-9]+", extension):
         raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
-    if extension.lower() in ("hea", "dat"):
+    if extension.lower() in (("hea", "dat", "atr") if beside else ("hea", "dat")):
         raise EcgbeatError(f"annotation extension {extension!r} would overwrite the record's own .{extension} file; "
                            "choose another (default: ecgb)")
 

@@ -58,7 +58,6 @@ def checkpoint_paths(path: str | os.PathLike, check: bool = True) -> tuple[Path,
     return _paths(path)
 
 
-
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
     """The JSON metadata of a checkpoint (its ``model.json``, ``.safetensors`` or run folder), validated."""
     _, info = checkpoint_paths(path)
@@ -125,13 +124,12 @@ def save_ensemble(paths: list[str | os.PathLike], out: str | os.PathLike) -> tup
 
     if len(paths) < 2:
         raise EcgbeatError(f"an ensemble needs at least 2 checkpoints, got {len(paths)}")
-    if str(out).endswith(("/", os.sep)) or Path(out).is_dir():  # a folder: its model.json
-        out = Path(out) / "model.json"
+    out = checkpoint_paths(out, check=False)[1]  # a run folder: its model.json
     members = [checkpoint_paths(p, check=False)[1].resolve() for p in paths]
     twice = next((p for i, p in enumerate(paths) if members[i] in members[:i]), None)
     if twice is not None:
         raise EcgbeatError(f"{twice}: given twice; an ensemble's members are different checkpoints")
-    if _paths(out)[1].resolve() in members:
+    if out.resolve() in members:
         raise EcgbeatError(f"{out}: is one of the members; write the ensemble elsewhere")
     loaded = [load_checkpoint(p) for p in paths]
     first_path, (_, first) = paths[0], loaded[0]

@@ -248,18 +248,16 @@ def _checkpoint_split(args, meta: dict) -> None:
         raise EcgbeatError(f"{where}: trained on the {trained} split; --split {args.split} would test it on beats "
                            f"it may have trained on{elsewhere}")
     seed = _split_seed(meta)
-    info = meta.get("split_info") or {}
+    records = (meta.get("split_info") or {}).get("records")
     if trained == "intra":
         if args.seed is not None and args.seed != seed:
             raise EcgbeatError(f"{where}: trained on the intra split of seed {seed}; --seed {args.seed} draws "
                                f"another test set, which holds some of its training beats{elsewhere}")
-        if args.records is not None and info.get("records") and set(_records(args.records)) != set(info["records"]):
-            raise EcgbeatError(f"{where}: trained on the intra split of {len(info['records'])} records; other "
+        if args.records is not None and records and set(_records(args.records)) != set(records):
+            raise EcgbeatError(f"{where}: trained on the intra split of {len(records)} records; other "
                                f"--records draw another test set, which holds some of its training beats{elsewhere}")
-        if info.get("records"):  # in the run's order too: the split draws from the beats in that order
-            args.records = ",".join(info["records"])
-    if args.records is None and info.get("records"):
-        args.records = ",".join(info["records"])
+    if records and (trained == "intra" or args.records is None):  # intra: the run's order, which the split follows
+        args.records = ",".join(records)
     args.split, args.seed = trained, seed
     scaling = (meta.get("preprocessing") or {}).get("scaling")
     if args.scaling and scaling and args.scaling != scaling:
@@ -390,10 +388,7 @@ def cmd_analyze(args) -> None:
                            smooth=args.smooth)
     # bad settings: refused before any record
     class_mix_adapter(model[1], config), rhythm_tracker(model[1], config), self_trainer(model[1], config)
-    beat_smoother(model[1], config), check_annotation_ext(args.ann_ext)
-    if args.ann_beside and args.ann_ext.lower() == "atr":
-        raise EcgbeatError("--ann-beside --ann-ext atr would overwrite the record's reference annotations; "
-                           "choose another extension (default: ecgb)")
+    beat_smoother(model[1], config), check_annotation_ext(args.ann_ext, beside=args.ann_beside)
     for source in args.records:
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,

@@ -96,8 +96,6 @@ def build_beats(
     records = [str(r) for r in records]
     if not records:
         raise EcgbeatError("no records given")
-    if any(not r.strip() for r in records):
-        raise EcgbeatError(f"empty record name in --records ({','.join(records)})")
     folder = resolve_mitdb(mitdb)
     check_labelled_records(folder, records)
     key = _cache_key(folder, records, params) if cache_dir is not None else None

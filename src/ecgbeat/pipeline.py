@@ -385,6 +385,9 @@ def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = Non
 
     run = Path(run_dir)
     fig_dir = run / "figures"
+    if not (run / "metrics.json").is_file():
+        raise EcgbeatError(f"{run / 'metrics.json'}: not found; write it first with "
+                           f"`ecgbeat evaluate {run} --out {run}`")
     model, meta = load_checkpoint(run / "model.json")
     classes = tuple(meta["classes"])
     from .predict import predict_proba
@@ -393,9 +396,6 @@ def make_plots(run_dir: str | os.PathLike, split: Split, mitdb: str | None = Non
     rng = np.random.default_rng(split.seed)
     show = test.subset(np.sort(rng.choice(len(test), size=min(4000, len(test)), replace=False)))
     proba = predict_proba(model, show)
-    if not (run / "metrics.json").is_file():
-        raise EcgbeatError(f"{run / 'metrics.json'}: not found; write it first with "
-                           f"`ecgbeat evaluate {run} --out {run}`")
     metrics = json.loads((run / "metrics.json").read_text())
     figures = {
         "beats_per_class.png": viz.plot_beats_per_class(split.train.X, split.train.y, classes, fs=test.fs),

@@ -76,13 +76,11 @@ def _finite(obj):
 
 
 def _jsonable(obj):
-    """numpy scalars / arrays and paths in JSON."""
+    """numpy scalars and paths in JSON (arrays are lists by then: :func:`_finite`)."""
     import numpy as np
 
     if isinstance(obj, np.generic):
         return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

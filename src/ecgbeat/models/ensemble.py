@@ -16,9 +16,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from .registry import CONTRACT_ARGS as CONTRACT
 from .registry import create_model
-
-CONTRACT = ("n_classes", "n_samples", "in_channels", "n_features")
 
 
 class Ensemble(nn.Module):

@@ -51,7 +51,8 @@ def create_model(name: str, n_classes: int = 5, n_samples: int = 187, in_channel
     cls = _REGISTRY[name]
     args = dict(n_classes=n_classes, n_samples=n_samples, in_channels=in_channels,
                 n_features=n_features, **kwargs)
-    params = inspect.signature(cls).parameters
+    signature = inspect.signature(cls)
+    params = signature.parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = [] if takes_any else [k for k in kwargs if k not in params]
     if unknown:
@@ -59,7 +60,7 @@ def create_model(name: str, n_classes: int = 5, n_samples: int = 187, in_channel
         raise EcgbeatError(f"model {name!r} has no argument {', '.join(map(repr, unknown))}; "
                            f"its arguments are {', '.join(own) or 'none'}")
     try:
-        bound = inspect.signature(cls).bind(**args)
+        bound = signature.bind(**args)
     except TypeError as exc:
         raise EcgbeatError(f"model {name!r}: {exc}") from None
     bound.apply_defaults()
