@@ -443,6 +443,32 @@ def test_record_errors_and_their_report_table(small_beats):
     assert table.split("\n")[4].startswith(f"| **{worst}** |")  # most errors first
 
 
+def test_ec57_counts_as_wfdb_bxb(small_beats):
+    """EC57's VEB and SVEB statistics as WFDB's bxb computes them from its confusion matrix
+    (VFP = Nv + Sv: a fusion beat called V is not a false V; SFP = Ns + Vs + Fs; Q beats left out),
+    on real beats with 15 % of the labels changed."""
+    from sklearn.metrics import confusion_matrix
+
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import ec57_metrics
+
+    y = small_beats.y
+    rng = np.random.default_rng(1)
+    pred = np.where(rng.random(len(y)) < 0.15, rng.integers(0, 5, len(y)), y)
+    (nn, ns, nv, nf, nq), (sn, ss, sv, sf, sq), (vn, vs, vv, vf, vq), (fn_, fs, fv, ff, fq), _ = \
+        confusion_matrix(y, pred, labels=range(5))
+    assert fv > 0 and vf > 0  # the case the rule is about occurs
+    ec = ec57_metrics(y, pred, CLASSES)
+    assert (ec["V"]["tp"], ec["V"]["fn"], ec["V"]["fp"]) == (vv, vn + vs + vf + vq, nv + sv)
+    assert ec["V"]["fusion_called_v"] == fv
+    assert ec["V"]["ppv"] == pytest.approx(vv / (vv + nv + sv))
+    assert (ec["S"]["tp"], ec["S"]["fn"], ec["S"]["fp"]) == (ss, sn + sv + sf + sq, ns + vs + fs)
+    assert ec["F"]["fn"] == fn_ + fs + fv + fq  # a fusion beat called V is still a missed F
+    # a detection without a reference beat ("-", as analyze scores them) called V is a false V
+    e2 = ec57_metrics(np.array([3, 3, 2, 5]), np.array([2, 0, 2, 2]), CLASSES + ("-",))
+    assert (e2["V"]["tp"], e2["V"]["fp"], e2["V"]["fusion_called_v"], e2["F"]["fn"]) == (1, 1, 1, 2)
+
+
 def test_metrics_markdown_uses_only_present_keys():
     md = report.metrics_markdown(_metrics(full=False))
     assert md.startswith("## Evaluation\n")

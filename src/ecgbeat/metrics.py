@@ -46,12 +46,18 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tupl
 
 
 def ec57_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...]) -> dict:
-    """AAMI EC57-style beat classification statistics.
+    """AAMI EC57 beat classification statistics, counted as WFDB's ``bxb`` (the standard's reference
+    comparator) counts them.
 
     Sensitivity (Se = TP / (TP + FN)) and positive predictivity (+P = TP / (TP + FP)) for N, S, V
-    and F, and overall accuracy, with Q beats left out of the statistics as is usual for the
+    and F, and overall accuracy. Q beats are left out of the statistics, as is usual for the
     inter-patient protocol (de Chazal et al. 2004), since MIT-BIH holds almost none outside the
-    paced records.
+    paced records. As in ``bxb``, a fusion beat (F) called V is not a false V: it is partly
+    ventricular. It still counts against F's sensitivity, and ``V["fusion_called_v"]`` says how many
+    there were (``fp + fusion_called_v`` is the stricter count that treats them as false V). Beats
+    of every other class called S or V are false S or V; S, V and F beats called anything else are
+    missed. Extra beats (a reference class not in ``"NSVFQ"``, such as ``analyze``'s ``"-"`` for a
+    detection without a reference beat) are false positives of whatever they were called.
     """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     keep = np.ones(len(y_true), dtype=bool)
@@ -59,15 +65,21 @@ def ec57_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...
         keep = y_true != classes.index("Q")
     t, p = y_true[keep], y_pred[keep]
     out = {"accuracy": float((t == p).mean()) if len(t) else float("nan"), "n": int(len(t))}
+    fusion = classes.index("F") if "F" in classes else None
     for name in ("N", "S", "V", "F"):
         if name not in classes:
             continue
         k = classes.index(name)
         tp = int(((t == k) & (p == k)).sum())
         fn = int(((t == k) & (p != k)).sum())
-        fp = int(((t != k) & (p == k)).sum())
+        false = (t != k) & (p == k)
+        extra = {}
+        if name == "V" and fusion is not None:
+            fused = false & (t == fusion)
+            false, extra = false & ~fused, {"fusion_called_v": int(fused.sum())}
+        fp = int(false.sum())
         out[name] = {"sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
-                     "ppv": tp / (tp + fp) if tp + fp else float("nan"), "tp": tp, "fn": fn, "fp": fp}
+                     "ppv": tp / (tp + fp) if tp + fp else float("nan"), "tp": tp, "fn": fn, "fp": fp, **extra}
     return out
 
 
@@ -103,8 +115,9 @@ def record_errors(y_true: np.ndarray, y_pred: np.ndarray, record: np.ndarray, cl
                   ectopic: tuple[str, ...] = ("S", "V")) -> dict:
     """Per record (patient), where the errors of an evaluation come from: ``beats``, ``accuracy``,
     and for each class of ``ectopic`` present in ``classes``, ``missed_<c>`` (beats of ``c`` called
-    something else) and ``false_<c>`` (beats of another class called ``c``). Q beats are left out,
-    as in :func:`ec57_metrics`. Records in sorted order; values plain ints and floats (JSON-ready)."""
+    something else) and ``false_<c>`` (beats of another class called ``c``; a fusion beat called V
+    is not a false V). Q beats are left out, as in :func:`ec57_metrics`, so the counts add up to its
+    ``fn`` and ``fp``. Records in sorted order; values plain ints and floats (JSON-ready)."""
     y_true, y_pred, record = np.asarray(y_true), np.asarray(y_pred), np.asarray(record)
     if not (y_true.shape == y_pred.shape == record.shape) or y_true.ndim != 1:
         raise ValueError(f"y_true {y_true.shape}, y_pred {y_pred.shape} and record {record.shape} must be 1-D "
@@ -119,6 +132,9 @@ def record_errors(y_true: np.ndarray, y_pred: np.ndarray, record: np.ndarray, cl
             if c in classes:
                 k = classes.index(c)
                 row[f"missed_{c}"] = int(((yy == k) & (pp != k)).sum())
-                row[f"false_{c}"] = int(((yy != k) & (pp == k)).sum())
+                false = (yy != k) & (pp == k)
+                if c == "V" and "F" in classes:  # a fusion beat called V is not a false V (EC57)
+                    false &= yy != classes.index("F")
+                row[f"false_{c}"] = int(false.sum())
         out[str(rec)] = row
     return out
