@@ -355,3 +355,38 @@ def test_training_beats_of_one_class_only_are_refused(beats, csvs, tmp_path, cap
     rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--train-csv", only_n)
     assert rc == 2 and "only_n.csv: all training beats are of one class (N)" in err
     assert not (tmp_path / "t" / "model.json").exists()
+
+
+def test_a_failed_command_leaves_no_empty_output_folder(csvs, tmp_path, capsys):
+    """RR features asked of Kaggle CSV beats fail after the run folder was made: the folders the command
+    created go again; a folder that was there before stays, and so does one with a file in it."""
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "new" / "run"), "--rr-features")
+    assert rc == 2 and "needs beats built from MIT-BIH records" in err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    rc, _ = run_cli(capsys, *train_cli(csvs, tmp_path / "old"), "--rr-features")
+    assert rc == 2 and (tmp_path / "old").is_dir()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    rc, _ = run_cli(capsys, *train_cli(csvs, tmp_path / "kept" / "run"), "--rr-features")
+    assert rc == 2 and (tmp_path / "kept" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "kept" / "run").exists()
+
+
+def test_a_trained_model_is_not_replaced_without_overwrite(csvs, tmp_path, capsys):
+    """A second `train` into a folder with a model.json stops before any work and leaves the model as it
+    was; --overwrite replaces it. With --ensemble-seeds every member's folder is checked."""
+    rc, _ = run_cli(capsys, *train_cli(csvs, tmp_path / "t"))
+    assert rc == 0
+    first = (tmp_path / "t" / "model.json").read_text()
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--seed", 1)
+    assert rc == 2 and f"{tmp_path / 't' / 'model.json'}: a trained model is there already" in err
+    assert "--overwrite" in err and "--resume" in err
+    assert (tmp_path / "t" / "model.json").read_text() == first
+    rc, _ = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--seed", 1, "--overwrite")
+    assert rc == 0 and '"seed": 1' in (tmp_path / "t" / "model.json").read_text()
+    (tmp_path / "e" / "seed3").mkdir(parents=True)
+    (tmp_path / "e" / "seed3" / "model.json").write_text(first)
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "e"), "--ensemble-seeds", "2,3")
+    assert rc == 2 and f"{tmp_path / 'e' / 'seed3' / 'model.json'}: a trained model is there already" in err
+    assert not (tmp_path / "e" / "seed2").exists()

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 RECORDS = "100,208,209,232"
 
@@ -293,6 +294,27 @@ def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):
         assert not (tmp_path / f"{name}_refit" / "model.json").exists()
     out = run_cli("refit", tmp_path / "refit" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "again")
     assert out.returncode == 2 and "is a refit already" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    # a refit already in OUT is kept unless --overwrite; the run's own folder is never OUT; a run trained
+    # on a GPU refits on the CPU with --device cpu
+    out = run_cli("refit", tmp_path / "run" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "refit")
+    one_line_error(out, "a trained model is there already", "--overwrite", str(tmp_path / "refit" / "model.json"))
+    out = run_cli("refit", tmp_path / "run" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "run", "--overwrite")
+    one_line_error(out, "is an input of this command")
+    (tmp_path / "gpu").mkdir()
+    (tmp_path / "gpu" / "model.json").write_text(json.dumps({**run, "train_config": {**run["train_config"],
+                                                                                      "device": "cuda"}}))
+    (tmp_path / "gpu" / "model.safetensors").write_bytes((tmp_path / "run" / "model.safetensors").read_bytes())
+    if not torch.cuda.is_available():
+        out = run_cli("refit", tmp_path / "gpu" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "refit",
+                      "--overwrite")
+        one_line_error(out, "--device cuda: no CUDA device available")
+    before = (tmp_path / "refit" / "model.safetensors").read_bytes()
+    out = run_cli("refit", tmp_path / "gpu" / "model.json", "--mitdb", mitdb, "--out", tmp_path / "refit",
+                  "--overwrite", "--device", "cpu")
+    assert out.returncode == 0, out.stderr[-2000:]
+    again = json.loads((tmp_path / "refit" / "model.json").read_text())
+    assert again["train_config"]["device"] == "cpu" and again["refit_of"]["checkpoint"].endswith("gpu/model.json")
+    assert (tmp_path / "refit" / "model.safetensors").read_bytes() == before  # the same weights, seed for seed
 
 
 def one_line_error(out, *words) -> None:

@@ -167,6 +167,9 @@ def cmd_train(args) -> None:
     if len(seeds) > 1 and args.split == "intra" and not args.train_csv:
         raise EcgbeatError("--ensemble-seeds needs --split inter (or CSV files): each intra-patient seed "
                            "draws other test beats, which the other members would train on")
+    if not args.resume:
+        _not_replacing([Path(args.out)] + ([Path(args.out) / f"seed{s}" for s in seeds] if len(seeds) > 1 else []),
+                       args.overwrite, "--resume to continue it, ")
     members = []
     for seed in seeds:
         args.seed = seed
@@ -185,10 +188,28 @@ def cmd_train(args) -> None:
         print(f"ensemble of the {len(members)} seeds (mean of their class probabilities): {path}")
 
 
-def cmd_refit(args) -> None:
-    from .pipeline import refit_model
+def _not_replacing(folders, overwrite: bool, or_else: str = "") -> None:
+    """Refuse to train into a folder that holds a trained model, unless ``--overwrite``."""
+    from pathlib import Path
 
-    path, meta = refit_model(args.checkpoint, args.out, mitdb=args.mitdb)
+    for folder in folders:
+        found = Path(folder) / "model.json"
+        if found.exists() and not overwrite:
+            raise EcgbeatError(f"{found}: a trained model is there already; pass --overwrite to replace it, "
+                               f"{or_else}or choose another --out")
+
+
+def cmd_refit(args) -> None:
+    from pathlib import Path
+
+    from .pipeline import refit_model
+    from .training import check_device_name
+
+    if args.device:
+        check_device_name(args.device)
+    _not_an_input(Path(args.out) / "model.json", checkpoints=[args.checkpoint])
+    _not_replacing([args.out], args.overwrite)
+    path, meta = refit_model(args.checkpoint, args.out, mitdb=args.mitdb, device=args.device)
     source = meta["refit_of"]
     print(f"checkpoint: {path}  (refit of {source['checkpoint']} on its training and validation beats "
           f"({meta['split_info']['n_train']}), stopped after its best epoch {source['best_epoch']}, "
@@ -442,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     _train_args(p)
     p.add_argument("--out", default="runs/train",
-                   help="folder for model.json/.safetensors, history.json "
-                        "(default: runs/train; a run already there is replaced)")
+                   help="folder for model.json/.safetensors, history.json (default: runs/train)")
+    p.add_argument("--overwrite", action="store_true", help="replace a trained model already in OUT")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--ensemble-seeds", metavar="S1,S2,...",
                    help="train one model per seed into OUT/seed<S>/ and write their ensemble to "
@@ -455,6 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="model.json of a run trained on MIT-BIH records (train --split ...)")
     p.add_argument("--mitdb", help="folder with the MIT-BIH records (default: $ECGBEAT_MITDB)")
     p.add_argument("--out", required=True, help="folder for the refitted model.json/.safetensors, history.json")
+    p.add_argument("--overwrite", action="store_true", help="replace a trained model already in OUT")
+    p.add_argument("--device", help="train on this device instead of the run's own (auto, cpu, cuda, cuda:N, ...)")
     p.set_defaults(func=cmd_refit)
 
     p = sub.add_parser("evaluate", help="test-set metrics of a checkpoint", epilog=EPILOG)
@@ -531,10 +554,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_folders(out) -> list:
+    """``out`` and those of its parent folders that do not exist yet, deepest first."""
+    from pathlib import Path
+
+    if not out:
+        return []
+    path, missing = Path(out).absolute(), []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _remove_empty(folders: list) -> None:
+    """Remove the folders a failed command created and left empty (deepest first)."""
+    for folder in folders:
+        try:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError:
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    created = _missing_folders(getattr(args, "out", None))
+    status = 2
     try:
         args.func(args)
+        status = 0
     except EcgbeatError as exc:
         print(f"ecgbeat: error: {exc}", file=sys.stderr)
         return 2
@@ -548,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ecgbeat: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if status:  # a failed command leaves no empty output folder behind
+            _remove_empty(created)
     return 0
 
 

@@ -283,7 +283,7 @@ def train_transitions(beats) -> list | None:
 
 
 def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb: str | None = None,
-                progress: bool = True) -> tuple[Path, dict]:
+                progress: bool = True, device: str | None = None) -> tuple[Path, dict]:
     """Train a validated run again on all of its training data: its training *and* validation beats.
 
     The usual last step after model selection (scikit-learn's ``refit``): the run's validation
@@ -292,7 +292,9 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
     hyper-parameters, the inputs, and every training setting. Training stops after the run's best
     validation epoch, within the learning-rate schedule of the run's planned epochs
     (``TrainConfig.stop_epoch``), and keeps those weights. The new ``model.json`` records what it
-    was refitted from (``refit_of``); it has no validation score of its own.
+    was refitted from (``refit_of``); it has no validation score of its own. ``device`` replaces the
+    run's device (e.g. "cpu" for a run trained on a GPU); the weights do not depend on it by design,
+    though another device computes them in another order.
     """
     from .checkpoint import read_checkpoint_meta
 
@@ -319,7 +321,8 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
     refit = Split(train=full, val=full.subset(np.zeros(0, dtype=np.int64)), test=split.test, name=split.name,
                   seed=split.seed, info={**split.info, "n_train": len(full), "n_val": 0, "val_records": [],
                                          "refit": True})
-    config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"])})
+    config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"]),
+                                    **({"device": device} if device else {})})
     model_args = {k: v for k, v in meta["model_args"].items() if k not in ("n_classes", "n_samples", "n_features")}
     refit_of = {"checkpoint": str(Path(checkpoint).resolve()), "best_epoch": int(meta["best_epoch"]),
                 "val_records": info.get("val_records"), "val_by": info.get("val_by"),
