@@ -390,3 +390,22 @@ def test_a_trained_model_is_not_replaced_without_overwrite(csvs, tmp_path, capsy
     rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "e"), "--ensemble-seeds", "2,3")
     assert rc == 2 and f"{tmp_path / 'e' / 'seed3' / 'model.json'}: a trained model is there already" in err
     assert not (tmp_path / "e" / "seed2").exists()
+
+
+def test_a_test_csv_without_some_trained_classes_is_warned_about(beats, csvs, tmp_path, capsys):
+    """A 2-class test CSV (as the Kaggle PTB files are labelled) beside a 3-class training CSV trains, with
+    one warning that names the file and the classes it lacks; the full test CSV gets none."""
+    two = _csv(beats, tmp_path / "two.csv", {"N": 20, "S": 5})
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--test-csv", two)
+    assert rc == 0 and err.count("warning:") == 1
+    assert f"warning: {two}: has test beats of N, S only, not V" in err
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "u"))
+    assert rc == 0 and "warning:" not in err
+
+
+@pytest.mark.parametrize("text, words", [("118,,208", "--val-records '118,,208': empty record name"),
+                                         ("118,118", "--val-records: record 118 given twice"),
+                                         ("", "--val-records is empty")])
+def test_blank_or_repeated_validation_records_are_refused(csvs, tmp_path, capsys, text, words):
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--val-records", text)
+    assert rc == 2 and words in err and not (tmp_path / "t").exists()

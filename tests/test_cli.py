@@ -392,6 +392,9 @@ def test_checkpoint_and_option_mistakes_are_one_line(demo_run, mitdb, tmp_path):
     (bad / "model.safetensors").write_bytes((run / "model.safetensors").read_bytes())
     one_line_error(run_cli("predict", bad / "model.json", csv, "--out", tmp_path / "p.csv"),
                    "7 class names for a model with 5 outputs")
+    (bad / "model.json").write_text(json.dumps({**meta, "model_args": {**meta["model_args"], "n_samples": 100}}))
+    one_line_error(run_cli("predict", bad / "model.json", csv, "--out", tmp_path / "p.csv"),
+                   f"{bad / 'model.json'}: model_args.n_samples (100) differs from preprocessing.n_samples (187)")
     for option, value, words in (("--adapt", "1:nan:-", ("--adapt takes",)), ("--adapt", "1:inf:-", ("--adapt",)),
                                  ("--self-train", "0.8:inf", ("--self-train takes",))):
         one_line_error(run_cli("evaluate", run / "model.json", "--mitdb", mitdb, option, value,

@@ -154,9 +154,10 @@ def test_inter_split_on_given_validation_records(small_beats):
     with pytest.raises(EcgbeatError, match="by record, not by beat"):
         split_beats(small_beats, "inter", val_by="beat", val_records=["118"])
     assert a.info["val_fraction"] is None  # the records decide, not a share
-    blank = split_beats(small_beats, "inter", val_records=[" ", "118 "])
-    assert blank.info["val_records"] == ["118"]
-    for bad, kwargs, match in (("208", {}, "list of record names"), ([" "], {}, "no validation records given"),
+    spaced = split_beats(small_beats, "inter", val_records=["118 "])
+    assert spaced.info["val_records"] == ["118"]
+    for bad, kwargs, match in (("208", {}, "list of record names"), ([" "], {}, "empty record name"),
+                               ([" ", "118"], {}, r"\[' ', '118'\]: empty record name"),
                                (["118"], {"split": "intra"}, "need the inter-patient split"),
                                (["118"], {"val_by": "records"}, "unknown validation grouping 'records'")):
         with pytest.raises(EcgbeatError, match=match):

@@ -89,6 +89,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model = build_model(meta["model"], meta["model_args"])
     except (ValueError, TypeError) as exc:
         raise EcgbeatError(f"{info}: cannot rebuild model: {exc}") from None
+    n_model, n_beats = meta["model_args"].get("n_samples"), meta["preprocessing"].get("n_samples")
+    if n_model is not None and n_beats is not None and n_model != n_beats:
+        raise EcgbeatError(f"{info}: model_args.n_samples ({n_model}) differs from preprocessing.n_samples "
+                           f"({n_beats}); the checkpoint was edited or is corrupt")
     n_out = getattr(model, "n_classes", None)
     if not isinstance(meta["classes"], list) or (n_out is not None and len(meta["classes"]) != n_out):
         raise EcgbeatError(f"{info}: lists {len(meta['classes']) if isinstance(meta['classes'], list) else 'no'} "

@@ -27,17 +27,18 @@ def _data_args(p: argparse.ArgumentParser, csv: bool = True) -> None:
         p.add_argument("--test-csv", help="Kaggle-format test CSV instead of MIT-BIH")
 
 
-def _records(text: str) -> tuple[str, ...]:
+def _records(text: str, option: str = "--records") -> tuple[str, ...]:
     """``--records R1,R2,...``: names in order, none empty, none twice (a record given twice would put
-    the same beats in the training and the test set)."""
+    the same beats in the training and the test set). The same rules for ``--val-records``."""
     records = tuple(r.strip() for r in text.split(","))
     if not any(records):
-        raise EcgbeatError("--records is empty: give comma-separated record names, or leave it out for all 48")
+        raise EcgbeatError(f"{option} is empty: give comma-separated record names"
+                           + (", or leave it out for all 48" if option == "--records" else ""))
     if "" in records:
-        raise EcgbeatError(f"--records {text!r}: empty record name")
+        raise EcgbeatError(f"{option} {text!r}: empty record name")
     twice = sorted({r for r in records if records.count(r) > 1})
     if twice:
-        raise EcgbeatError(f"--records: record {twice[0]} given twice")
+        raise EcgbeatError(f"{option}: record {twice[0]} given twice")
     return records
 
 
@@ -48,8 +49,8 @@ def _spec(args):
     records = _records(args.records) if args.records is not None else MITDB_RECORDS
     return DataSpec(mitdb=args.mitdb, records=records, split=args.split, seed=args.seed,
                     scaling=getattr(args, "scaling", None) or "fixed", val_by=getattr(args, "val_by", None),
-                    val_records=tuple(r.strip() for r in args.val_records.split(","))
-                    if getattr(args, "val_records", None) else None,
+                    val_records=_records(args.val_records, "--val-records")
+                    if getattr(args, "val_records", None) is not None else None,
                     train_csv=getattr(args, "train_csv", None), test_csv=getattr(args, "test_csv", None))
 
 
@@ -175,6 +176,7 @@ def cmd_train(args) -> None:
         args.seed = seed
         out = args.out if len(seeds) == 1 else Path(args.out) / f"seed{seed}"
         split = load_split(_spec(args), progress=True)
+        _warn_missing_test_classes(split)
         path, meta = train_model(split, out, model_name=args.model, model_args=_model_args(args.model_args),
                                  config=_config(args), resume=args.resume, features=args.features,
                                  template=args.template)
@@ -186,6 +188,22 @@ def cmd_train(args) -> None:
 
         path, _ = save_ensemble(members, Path(args.out) / "model.json")
         print(f"ensemble of the {len(members)} seeds (mean of their class probabilities): {path}")
+
+
+def _warn_missing_test_classes(split) -> None:
+    """A test CSV without classes the training CSV has: legal (a subset), but also what another label
+    scheme looks like (the Kaggle PTB files are labelled 0/1 = normal/abnormal), so say so."""
+    import numpy as np
+
+    test_csv = split.info.get("test_csv")
+    if not test_csv:
+        return
+    names = split.train.classes
+    trained, tested = set(np.unique(split.train.y).tolist()), set(np.unique(split.test.y).tolist())
+    if trained - tested:
+        print(f"warning: {test_csv}: has test beats of {', '.join(names[k] for k in sorted(tested))} only, "
+              f"not {', '.join(names[k] for k in sorted(trained - tested))}; their test metrics are undefined "
+              "(is it labelled with the same classes, 0..4 = N, S, V, F, Q?)", file=sys.stderr)
 
 
 def _not_replacing(folders, overwrite: bool, or_else: str = "") -> None:

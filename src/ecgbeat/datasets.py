@@ -210,7 +210,10 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
     if val_records is not None:
         if isinstance(val_records, str):
             raise EcgbeatError(f"validation records must be a list of record names, got the string {val_records!r}")
-        wanted = sorted({str(r).strip() for r in val_records} - {""})
+        names = [str(r).strip() for r in val_records]
+        if "" in names:
+            raise EcgbeatError(f"validation records {list(val_records)!r}: empty record name")
+        wanted = sorted(set(names))
         if not wanted:
             raise EcgbeatError("no validation records given")
         if split != "inter":
