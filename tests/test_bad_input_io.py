@@ -256,20 +256,27 @@ def test_signal_csv_missing_samples_are_counted(tmp_path, checkpoint):
 
 
 def test_signal_csv_impossible_values(tmp_path, checkpoint, capsys):
-    """A finite value no ECG can have (1e308) is a missing sample, with a warning naming where; a whole
-    signal too large to be mV or µV is a one-line error, not a signal "taken as µV"."""
+    """A finite value no ECG can have (1e308) is a missing sample, with a warning naming where; a signal
+    mostly that far out is a one-line error; one merely too large even as µV (raw ADC counts) is kept
+    with a warning, not silently "taken as µV"."""
     path = tmp_path / "spike.csv"
     _signal_csv(path, {300: "1e308", 301: "-2e5"})
     sig = read_signal(path)
     assert np.isnan(sig.signal_mV).sum() == 2 and np.isnan(sig.signal_mV[300:302]).all()
-    assert sig.warnings == ("2 sample(s) beyond ±10 V (first at sample 300) taken as missing",)
+    assert sig.warnings == ("2 sample(s) more than 10 V from the median (first at sample 300) taken as missing",)
     huge = tmp_path / "huge.csv"
     huge.write_text("MLII\n" + "\n".join(f"{1e9 * np.sin(i / 50):.1f}" for i in range(5000)) + "\n")
     with pytest.raises(EcgbeatError) as exc:
         read_signal(huge, fs=360.0)
-    assert one_line(exc).startswith(f"{huge}: amplitude") and "even as µV" in one_line(exc)
+    assert one_line(exc).startswith(f"{huge}: ") and "more than 10 V from the median even read as µV" in one_line(exc)
     line = cli_error(capsys, "analyze", "--checkpoint", checkpoint, huge, "--fs", 360, "--out", tmp_path / "a")
-    assert "even as µV" in line and not (tmp_path / "a").exists()
+    assert "not an ECG in mV, µV or V" in line and not (tmp_path / "a").exists()
+    counts = tmp_path / "counts.csv"
+    counts.write_text("MLII\n" + "\n".join(f"{2e5 * np.sin(i / 50):.1f}" for i in range(5000)) + "\n")
+    sig = read_signal(counts, fs=360.0)
+    assert np.isfinite(sig.signal_mV).all() and len(sig.warnings) == 2
+    assert "taken as µV" in sig.warnings[0] and sig.warnings[1].startswith("amplitude 20")
+    assert "mV even read as µV: too large for an ECG" in sig.warnings[1]
 
 
 def test_signal_csv_indented_comment_is_not_a_sample(tmp_path):

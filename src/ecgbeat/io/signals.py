@@ -23,10 +23,11 @@ import numpy as np
 
 from ..errors import EcgbeatError, first_line
 
-#: An ECG amplitude above this many "mV" cannot be millivolts (the input is taken to be µV); above it
-#: even as µV, the input is not an ECG in any unit ecgbeat knows (an error).
+#: An ECG amplitude above this many "mV" cannot be millivolts (the input is taken to be µV; above it
+#: even as µV, a warning says so).
 UV_AMPLITUDE_LIMIT = 50.0
-#: Samples further than this many mV (10 V) from zero cannot be ECG: they are taken as missing.
+#: Samples further than this many mV (10 V) from the median cannot be ECG: they are taken as missing
+#: (more than 1 % of them is an error).
 IMPOSSIBLE_MV = 1e4
 #: Leads tried, in order, when none is named.
 DEFAULT_LEADS = ("MLII", "II", "ECG", "ECG1", "EKG")
@@ -169,8 +170,9 @@ def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -
 
     A known ``unit`` is applied; then, if the amplitude still exceeds
     :data:`UV_AMPLITUDE_LIMIT` "mV", the signal is taken to be in µV and divided by 1000. Samples
-    beyond :data:`IMPOSSIBLE_MV` are then taken as missing (NaN), with a warning; an amplitude
-    still above :data:`UV_AMPLITUDE_LIMIT` is an error.
+    further than :data:`IMPOSSIBLE_MV` from the median are then taken as missing (NaN), with a
+    warning; more than 1 % of them is an error. An amplitude still above :data:`UV_AMPLITUDE_LIMIT`
+    (raw ADC counts, say) is kept with a warning: beats are min-max scaled per window.
     """
     x = np.asarray(signal, dtype=np.float64)
     if x.size == 0:
@@ -191,17 +193,20 @@ def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -
         warnings.append(f"amplitude {amplitude:.0f} is too large for mV{stated}: "
                         f"taken as µV and divided by 1000")
         x = x * 1e-3
-    wild = np.abs(np.nan_to_num(x, nan=0.0)) > IMPOSSIBLE_MV
+    finite = np.isfinite(x)
+    wild = finite & (np.abs(np.where(finite, x, 0.0) - np.median(x[finite])) > IMPOSSIBLE_MV)
     if wild.any():
-        if wild.all():
-            raise EcgbeatError(f"{where}: every sample is beyond ±10 V; not an ECG in mV, µV or V")
+        n = int(wild.sum())
+        if n > 0.01 * finite.sum():
+            raise EcgbeatError(f"{where}: {n} of {int(finite.sum())} samples lie more than 10 V from the median "
+                               "even read as µV; not an ECG in mV, µV or V (check the units or the column)")
         x = np.where(wild, np.nan, x)
-        warnings.append(f"{int(wild.sum())} sample(s) beyond ±10 V (first at sample {int(np.argmax(wild))}) "
+        warnings.append(f"{n} sample(s) more than 10 V from the median (first at sample {int(np.argmax(wild))}) "
                         "taken as missing")
     amplitude = _amplitude(x)
     if amplitude > UV_AMPLITUDE_LIMIT:
-        raise EcgbeatError(f"{where}: amplitude {amplitude:.3g} mV even as µV; an ECG is a few mV, "
-                           "so this is no ECG in mV, µV or V (check the units or the column)")
+        warnings.append(f"amplitude {amplitude:.0f} mV even read as µV: too large for an ECG; kept (beats are "
+                        "scaled per window), but its values are not millivolts")
     return x, warnings
 
 
