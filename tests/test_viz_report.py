@@ -467,6 +467,14 @@ def test_ec57_counts_as_wfdb_bxb(small_beats):
     # a detection without a reference beat ("-", as analyze scores them) called V is a false V
     e2 = ec57_metrics(np.array([3, 3, 2, 5]), np.array([2, 0, 2, 2]), CLASSES + ("-",))
     assert (e2["V"]["tp"], e2["V"]["fp"], e2["V"]["fusion_called_v"], e2["F"]["fn"]) == (1, 1, 1, 2)
+    # the report names the count (an integer, not a percentage), on V's row only
+    md = report.metrics_markdown({"accuracy": ec["accuracy"], "classes": list(CLASSES), "ec57": ec})
+    table = md.split("### AAMI EC57")[1]
+    assert "F called V (not a false V in EC57)" in table
+    v_row = next(line for line in table.splitlines() if line.startswith("| **V**"))
+    assert v_row.rstrip(" |").endswith(f"{fv:,}") and "%" not in v_row.split("|")[-2]
+    s_row = next(line for line in table.splitlines() if line.startswith("| **S**"))
+    assert s_row.rstrip(" |").endswith("–")
 
 
 def test_metrics_markdown_uses_only_present_keys():

@@ -188,7 +188,8 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
     ec57: Mapping[str, Mapping[str, Any]] = {c: m for c, m in ec57_all.items() if isinstance(m, Mapping)}
     if ec57:
         names = {"sensitivity": "Se (sensitivity)", "ppv": "+P (positive predictivity)",
-                 "fpr": "FPR", "specificity": "Sp (specificity)"}
+                 "fpr": "FPR", "specificity": "Sp (specificity)",
+                 "fusion_called_v": "F called V (not a false V in EC57)"}
         keys: list[str] = [key for key in ("sensitivity", "ppv")
                            if any(key in m for m in ec57.values())]
         for m in ec57.values():
@@ -197,7 +198,7 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
         rows = []
         for c in order:
             m = ec57[c]
-            cells = [_int(m.get(key)) if key in ("tp", "fp", "fn", "tn") else _pct(m.get(key))
+            cells = [_int(m.get(key)) if key in ("tp", "fp", "fn", "tn", "fusion_called_v") else _pct(m.get(key))
                      for key in keys]
             rows.append([_class_cell(c), *cells])
         lines += ["### AAMI EC57 beat-by-beat statistics", ""]
