@@ -388,6 +388,7 @@ def _clean(obj):
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     args = parse_args(argv)
     import json
 
@@ -404,7 +405,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    commit, dirty = git_info()
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python benchmarks/accuracy.py", *(argv if argv is not None else sys.argv[1:])]),

@@ -251,6 +251,7 @@ def parse_setting(text: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, required=True, help="--keep-runs folder of benchmarks/accuracy.py")
     p.add_argument("--models", default="lstm", help="comma-separated model names (default: lstm)")
@@ -405,7 +406,6 @@ def main(argv: list[str] | None = None) -> int:
                                "smoothing": smoothing, "smooth_kept": chosen_sm is not None,
                                "leave_one_fold_out": lofo,
                                "rows": rows}
-    commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "test_runs": str(args.test_runs) if args.test_runs else None,
             "val_runs": str(args.val_runs) if args.val_runs else None,

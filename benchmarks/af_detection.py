@@ -59,6 +59,7 @@ def record_beats(mitdb: Path, name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--records", default=None, help="comma-separated records (default: all 48)")
@@ -94,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
                 "ppv": p["af_flagged"] / flagged if flagged else None, **p}
 
     summary = {v: summary_of(pooled[v]) for v in VARIANTS}
-    commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
             "git_dirty": dirty, "records": list(records), "seconds": round(time.perf_counter() - t0, 1),
             "variants": VARIANTS,

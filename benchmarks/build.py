@@ -34,6 +34,7 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -60,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         PatientContext(params.template_beats, params.long_rr_beats).update(beats.X[rows], beats.rr_s[rows, 0])
     context = time.perf_counter() - t0
 
-    commit, dirty = git_info()
     result = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
               "git_dirty": dirty, "cpu": cpu_name(), "n_records": int(len(np.unique(beats.record))),
               "n_beats": len(beats), "cold_seconds": round(cold, 2), "context_seconds": round(context, 2),

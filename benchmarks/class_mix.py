@@ -107,6 +107,7 @@ def markdown(result: dict, classes: tuple[str, ...], header: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
     p.add_argument("--records", default=None, help="comma-separated records (default: all 48)")
@@ -126,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"class_mix.py: error: {exc}", file=sys.stderr)
         return 2
     result = class_mix(beats.record, beats.y, tuple(beats.classes), args.target_se)
-    commit, dirty = git_info()
     result["meta"] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
                       "git_dirty": dirty, "records": records, "n_beats": len(beats)}
     header = (f"{result['meta']['date']}, commit `{commit}`{' (uncommitted changes)' if dirty else ''}; the beats "

@@ -64,6 +64,7 @@ def _cell(r: dict, k: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, required=True, help="--keep-runs folder of benchmarks/accuracy.py")
     p.add_argument("--mitdb", type=Path, default=None, help="MIT-BIH folder (default: $ECGBEAT_MITDB or ../shared)")
@@ -115,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(_summary(model_name, "single model", singles))
             if ensembles:
                 rows.append(_summary(model_name, "ensemble", ensembles))
-    commit, dirty = git_info()
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
             "records": args.records or "all",
             "size": args.size, "mix": args.mix, "git_commit": commit, "git_dirty": dirty, "n_test": len(test),

@@ -38,6 +38,7 @@ def rate(fn, x: np.ndarray, batch: int, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
+    commit = git_commit()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--batch", default="1024,8192", help="comma-separated batch sizes (default: 1024,8192)")
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
                 row[f"onnxruntime_beats_per_s_batch{batch}"] = round(ox)
                 print(f"{name} batch {batch}: torch {pt:,.0f}  onnxruntime {ox:,.0f} beats/s", flush=True)
         rows.append(row)
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git_commit": git_commit(),
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git_commit": commit,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
             "batches": batches, "beats_per_measurement": len(x), "repeats": args.repeats,
             "torch": torch.__version__, "onnxruntime": ort.__version__, "python": platform.python_version()}
