@@ -294,3 +294,25 @@ def test_cli_analyze(tmp_path, mitdb, model, capsys):
     assert main(["analyze", "--checkpoint", str(ckpt), str(tmp_path / "x.wav"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ecgbeat: error:") and err.count("\n") == 1
+
+
+def test_reference_comparison_with_a_model_of_other_classes(mitdb):
+    """A normal / abnormal model (as a PTB-trained one would be) analyses an annotated record; its
+    summary has no EC57 statistics and says why. A model without Q leaves the Q reference beats out,
+    as EC57 does."""
+    import torch
+
+    from ecgbeat.dsp.beats import BeatParams
+    from ecgbeat.models import create_model
+
+    torch.manual_seed(0)
+    sig = excerpt(mitdb, "208")
+    two = create_model("lstm", n_classes=2, patch_size=8, num_layers=1).eval()
+    ref = analyze_record(sig, (two, {"classes": ["normal", "abnormal"], "preprocessing": BeatParams().to_dict(),
+                                     "model": "lstm"})).summary["reference"]
+    assert ref["ec57_matched"] is None and ref["ec57_with_detection"] is None
+    assert "lack the AAMI class(es) N, S, V, F" in ref["ec57_note"] and ref["detection_sensitivity"] > 0.97
+    four = create_model("lstm", n_classes=4, patch_size=8, num_layers=1).eval()
+    ref = analyze_record(sig, (four, {"classes": list("NSVF"), "preprocessing": BeatParams().to_dict(),
+                                      "model": "lstm"})).summary["reference"]
+    assert ref["ec57_matched"]["n"] == ref["n_matched"] - ref["n_matched_unreadable"] - (sig.ann_symbol == "Q").sum()

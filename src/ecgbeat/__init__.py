@@ -17,6 +17,7 @@ _EXPORTS = {
     "BeatParams": "dsp.beats", "segment_beats": "dsp.beats",
     "load_kaggle_csv": "io.kaggle", "save_kaggle_csv": "io.kaggle",
     "read_record": "io.mitdb", "resolve_mitdb": "io.mitdb",
+    "read_signal": "io.signals", "signal_from_array": "io.signals", "EcgSignal": "io.signals",
     "build_beats": "datasets", "beats_from_record": "datasets", "split_beats": "datasets",
     "create_model": "models", "list_models": "models", "Ensemble": "models",
     "TrainConfig": "training", "train": "training",

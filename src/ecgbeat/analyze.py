@@ -104,10 +104,91 @@ class AnalyzeConfig:
     def __post_init__(self):
         if self.scaling is not None and self.scaling not in SCALINGS:
             raise EcgbeatError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        # a zero, negative or NaN block or tolerance would mark every beat unreadable, silently
+        for name, low, strict in (("block_s", 0.0, True), ("flat_tol_mV", 0.0, False), ("pre_s", 0.0, False),
+                                  ("max_next_rr_s", 0.0, True), ("pause_s", 0.0, True)):
+            _check_number(f"AnalyzeConfig {name}", getattr(self, name), low, strict)
+        cycles = self.min_cycles
+        if isinstance(cycles, (bool, np.bool_)) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
+            raise EcgbeatError(f"AnalyzeConfig min_cycles must be a whole number >= 1, got {cycles!r}")
+        if not isinstance(self.af_gate, (bool, np.bool_)):  # "no" is truthy: it would switch the gate on
+            raise EcgbeatError(f"AnalyzeConfig af_gate must be True or False, got {self.af_gate!r}")
+        for name in ("adapt", "self_train"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise EcgbeatError(f"AnalyzeConfig {name} must be a string or None, got {value!r}")
         if self.smooth is not None:  # "1" from the command line: a number, checked
             from .smoothing import parse_smoothing
 
             object.__setattr__(self, "smooth", parse_smoothing(self.smooth))
+
+
+def _check_number(what: str, value, low: float, strict: bool) -> None:
+    """``value`` is a finite real number above ``low`` (``strict``) or at least ``low``, else a one-line error."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or (value <= low if strict else value < low):
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        raise EcgbeatError(f"{what} must be a finite number {bound}, got {value!r}")
+
+
+def as_config(config) -> AnalyzeConfig:
+    """An :class:`AnalyzeConfig` from ``config``: None (the defaults), an AnalyzeConfig, or a dict of its fields."""
+    if config is None:
+        return AnalyzeConfig()
+    if isinstance(config, AnalyzeConfig):
+        return config
+    if isinstance(config, dict):
+        from dataclasses import fields
+
+        names = [f.name for f in fields(AnalyzeConfig)]
+        unknown = [k for k in config if k not in names]
+        if unknown:
+            raise EcgbeatError(f"config: unknown AnalyzeConfig setting {unknown[0]!r}; the settings are "
+                               f"{', '.join(names)}")
+        return AnalyzeConfig(**config)
+    raise EcgbeatError(f"config must be an AnalyzeConfig (or a dict of its settings), got {type(config).__name__}")
+
+
+def as_signal(source, lead=None, fs: float | None = None, units: str | None = None) -> EcgSignal:
+    """The :class:`EcgSignal` of ``source``: a record file (:func:`read_signal` with ``lead``, ``fs``,
+    ``units``), an EcgSignal, or one lead of samples in memory (a 1-D array, list or pandas Series;
+    :func:`~ecgbeat.io.signals.signal_from_array`, which needs ``fs``)."""
+    if isinstance(source, EcgSignal):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return read_signal(source, lead=lead, fs=fs, units=units)
+    if source is None or isinstance(source, (bytes, bytearray, dict, set)) or not (
+            hasattr(source, "__array__") or hasattr(source, "__len__")):
+        raise EcgbeatError(f"source must be a record file path, an EcgSignal or a 1-D array of samples (with fs), "
+                           f"got {type(source).__name__}")
+    if fs is None:
+        raise EcgbeatError(f"a signal in memory ({type(source).__name__}) needs its sampling frequency: pass fs=HZ, "
+                           "or an EcgSignal from ecgbeat.signal_from_array(samples, fs)")
+    if lead is not None and not isinstance(lead, str):
+        raise EcgbeatError(f"lead of a signal in memory is its name (a string), got {lead!r}")
+    from .io.signals import signal_from_array
+
+    return signal_from_array(source, fs, lead=lead or "", units=units)
+
+
+def check_reference(ann_sample, ann_symbol, n_samples: int | None = None, where: str = "signal") -> None:
+    """Reference annotations as :func:`compare_with_reference` needs them: as many symbols as
+    sample locations, whole sample numbers, not decreasing, inside the signal (``n_samples``)."""
+    sample, symbol = np.asarray(ann_sample), np.asarray(ann_symbol, dtype=object)
+    if sample.ndim != 1 or symbol.ndim != 1 or len(sample) != len(symbol):
+        raise EcgbeatError(f"{where}: ann_sample ({len(sample) if sample.ndim else 'scalar'}) and ann_symbol "
+                           f"({len(symbol) if symbol.ndim else 'scalar'}) must be 1-D and of the same length")
+    if not len(sample):
+        return
+    if sample.dtype.kind not in "iu" and not (
+            sample.dtype.kind == "f" and np.isfinite(sample).all() and (sample == np.round(sample)).all()):
+        raise EcgbeatError(f"{where}: ann_sample must hold whole sample numbers, got dtype {sample.dtype}")
+    outside = (sample < 0) | (sample >= n_samples if n_samples is not None else False)
+    if outside.any():
+        raise EcgbeatError(f"{where}: ann_sample holds a sample outside the signal of {n_samples} samples: "
+                           f"{int(sample[outside][0])}")
+    if (np.diff(sample) < 0).any():
+        raise EcgbeatError(f"{where}: ann_sample must not decrease (sorted sample locations)")
 
 
 @dataclass
@@ -164,14 +245,16 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
 
     Parameters
     ----------
-    source : str, os.PathLike or EcgSignal
-        A record file (see :func:`ecgbeat.io.signals.read_signal`) or a signal in memory.
+    source : str, os.PathLike, EcgSignal or array_like
+        A record file (see :func:`ecgbeat.io.signals.read_signal`), a signal in memory, or one lead
+        of samples (1-D array, list, pandas Series; needs ``fs``; see :func:`as_signal`).
     checkpoint_or_model : str, os.PathLike, (nn.Module, dict) or nn.Module
         A checkpoint path, a ``(model, meta)`` pair from :func:`ecgbeat.checkpoint.load_checkpoint`,
         or a bare model (then the default :class:`BeatParams` and AAMI classes apply).
-    config : AnalyzeConfig, optional
+    config : AnalyzeConfig or dict, optional
     lead, fs, units : optional
-        Passed to :func:`read_signal` when ``source`` is a path.
+        Passed to :func:`read_signal` when ``source`` is a path (to
+        :func:`~ecgbeat.io.signals.signal_from_array` when it is an array).
 
     Returns
     -------
@@ -182,9 +265,11 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     EcgbeatError
         Unreadable input, a sampling rate outside 50..2000 Hz, a signal shorter than 2 s.
     """
-    config = config or AnalyzeConfig()
+    config = as_config(config)
     t0 = time.perf_counter()
-    sig = source if isinstance(source, EcgSignal) else read_signal(source, lead=lead, fs=fs, units=units)
+    sig = as_signal(source, lead=lead, fs=fs, units=units)
+    if len(sig.ann_sample) or len(sig.ann_symbol):
+        check_reference(sig.ann_sample, sig.ann_symbol, len(sig.signal_mV), sig.path or sig.name)
     model, meta = load_model(checkpoint_or_model)
     t1 = time.perf_counter()
     try:
@@ -271,11 +356,30 @@ def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, plot: bool
     """
     from .io.atomic import write_json_atomic
 
+    # everything checked before anything is written: no half-written set of outputs
+    if not isinstance(result, AnalysisResult):
+        raise EcgbeatError(f"write_outputs() takes the AnalysisResult of analyze_record, got {type(result).__name__}")
+    if not isinstance(plot, (bool, np.bool_)):
+        raise EcgbeatError(f"plot must be True or False, got {plot!r}")
+    for what, folder in (("out_dir", out_dir), ("annotation_dir", annotation_dir)):
+        if (folder is not None or what == "out_dir") and not isinstance(folder, (str, os.PathLike)):
+            raise EcgbeatError(f"{what} must be a folder path, got {type(folder).__name__}")
     out = Path(out_dir)
     name = _safe_name(result.signal.name)
+    ann_dir = Path(annotation_dir or out)
+    check_annotation_ext(annotation_ext)
+    _check_annotation_target(result, ann_dir / f"{name}.{annotation_ext}", annotation_ext)
+    for folder in dict.fromkeys((out, ann_dir)):
+        if folder.exists() and not folder.is_dir():
+            raise EcgbeatError(f"{folder}: is a file, not a folder; cannot write output")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = exc.filename or folder
+            raise EcgbeatError(f"{where}: cannot create output folder ({exc.strerror or exc})") from None
     try:
         paths = {"csv": write_beats_csv(result, out / f"{name}_beats.csv"),
-                 "annotations": write_annotations(result, Path(annotation_dir or out), name, annotation_ext)}
+                 "annotations": write_annotations(result, ann_dir, name, annotation_ext)}
         if plot:
             paths["plot"] = write_strip_plot(result, out / f"{name}_strip.png")
         summary = {**result.summary, "outputs": {k: str(v) for k, v in paths.items()}}
@@ -364,6 +468,9 @@ def check_fs(fs: float) -> float:
     try:
         return validate_fs(fs)  # the detector's own rule, reported as a user error
     except ValueError:
+        if (isinstance(fs, (bool, np.bool_)) or not isinstance(fs, (int, float, np.integer, np.floating))
+                or not np.isfinite(fs)):
+            raise EcgbeatError(f"sampling rate must be a finite number of Hz, got {fs!r}") from None
         raise EcgbeatError(f"sampling rate {fs} Hz is outside {FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz") from None
 
 
@@ -802,14 +909,24 @@ def compare_with_reference(sample: np.ndarray, label: np.ndarray, ann_sample: np
 
     ref = reference_labels(sample, label, ann_sample, ann_symbol, fs, classes, tolerance_s)
     n_ref, n_det, n_matched = ref["n_reference_beats"], len(sample), ref["n_matched"]
-    return {
+    out = {
         "tolerance_s": tolerance_s, "n_reference_beats": n_ref, "n_detected": n_det,
         "n_matched": n_matched, "n_matched_unreadable": ref["n_matched_unreadable"],
         "detection_sensitivity": n_matched / n_ref if n_ref else None,
         "detection_ppv": n_matched / n_det if n_det else None,
-        "ec57_matched": ec57_metrics(*ref["matched"], classes),
-        "ec57_with_detection": ec57_metrics(*ref["with_detection"], classes + ("-",)),
     }
+    lacking = [c for c in ("N", "S", "V", "F") if c not in classes]
+    if lacking:  # a model of other classes (e.g. normal / abnormal): no EC57 statistics to compare
+        return {**out, "ec57_matched": None, "ec57_with_detection": None,
+                "ec57_note": f"the model's classes ({', '.join(classes)}) lack the AAMI class(es) "
+                             f"{', '.join(lacking)}; no EC57 statistics"}
+
+    def known(pair):  # reference beats of a class the model lacks (Q, say) are left out, as EC57 does Q
+        keep = pair[0] >= 0
+        return pair[0][keep], pair[1][keep]
+
+    return {**out, "ec57_matched": ec57_metrics(*known(ref["matched"]), classes),
+            "ec57_with_detection": ec57_metrics(*known(ref["with_detection"]), classes + ("-",))}
 
 
 def reference_labels(sample: np.ndarray, label: np.ndarray, ann_sample: np.ndarray,
@@ -818,6 +935,7 @@ def reference_labels(sample: np.ndarray, label: np.ndarray, ann_sample: np.ndarr
     """Class indices of the reference and the analysis, beat by beat (see
     :func:`compare_with_reference`): ``matched`` = (y_true, y_pred) of matched, classified beats;
     ``with_detection`` = (y_true, y_pred) where index ``len(classes)`` stands for "no beat"."""
+    check_reference(ann_sample, ann_symbol, where="reference annotations")
     is_beat = np.array([s in SYMBOL_TO_CLASS for s in ann_symbol], dtype=bool)
     ref = np.asarray(ann_sample, dtype=np.int64)[is_beat]
     ref_cls = np.array([classes.index(SYMBOL_TO_CLASS[s]) if SYMBOL_TO_CLASS[s] in classes else -1
@@ -858,11 +976,11 @@ def write_beats_csv(result: AnalysisResult, path: str | os.PathLike) -> Path:
 
 
 def check_annotation_ext(extension: str, beside: bool = False) -> None:
-    """A WFDB annotation extension ecgbeat may write: letters and digits, and not the extension of a
-    record's own files (``hea``, ``dat``), nor, ``beside`` the record, of its reference annotations
-    (``atr``; :func:`write_annotations` checks the folder it is given)."""
-    if not re.fullmatch(r"[A-Za-z0-9]+", extension):
-        raise EcgbeatError(f"annotation extension must be letters and digits, got {extension!r}")
+    """A WFDB annotation extension ecgbeat may write: letters only (wfdb's own rule for ``wrann``), and
+    not the extension of a record's own files (``hea``, ``dat``), nor, ``beside`` the record, of its
+    reference annotations (``atr``; :func:`write_annotations` checks the folder it is given)."""
+    if not isinstance(extension, str) or not re.fullmatch(r"[A-Za-z]+", extension):
+        raise EcgbeatError(f"annotation extension must be letters only (a-z, A-Z; WFDB's rule), got {extension!r}")
     if extension.lower() in (("hea", "dat", "atr") if beside else ("hea", "dat")):
         raise EcgbeatError(f"annotation extension {extension!r} would overwrite the record's own .{extension} file; "
                            "choose another (default: ecgb)")
@@ -883,14 +1001,9 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
     for a, b in result.unreadable:
         events += [(a, "~", "unreadable"), (min(b, n - 1), "~", "readable")]
     events.sort(key=lambda e: e[0])
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.{extension}"
-    if result.signal.path and target.resolve() == Path(result.signal.path).resolve():
-        raise EcgbeatError(f"{target}: is the input recording; choose another annotation extension or folder")
-    if (result.signal.path and extension.lower() == "atr"
-            and target.resolve().parent == Path(result.signal.path).resolve().parent):
-        raise EcgbeatError(f"{target}: would overwrite the record's reference annotations; choose another "
-                           "annotation extension or folder")
+    _check_annotation_target(result, target, extension)
+    folder.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wrann-", dir=folder))
     try:
         if events:
@@ -905,6 +1018,16 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
             p.unlink()
         tmp.rmdir()
     return target
+
+
+def _check_annotation_target(result: AnalysisResult, target: Path, extension: str) -> None:
+    """The annotation file ``target`` is neither the input recording nor, beside it, its reference annotations."""
+    if result.signal.path and target.resolve() == Path(result.signal.path).resolve():
+        raise EcgbeatError(f"{target}: is the input recording; choose another annotation extension or folder")
+    if (result.signal.path and extension.lower() == "atr"
+            and target.resolve().parent == Path(result.signal.path).resolve().parent):
+        raise EcgbeatError(f"{target}: would overwrite the record's reference annotations; choose another "
+                           "annotation extension or folder")
 
 
 def write_strip_plot(result: AnalysisResult, path: str | os.PathLike, duration_s: float = 10.0) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import torch.nn as nn
 
 from .errors import EcgbeatError, first_line
-from .io.atomic import atomic_path, write_json_atomic
+from .io.atomic import atomic_path, json_text, write_text_atomic
 
 FORMAT = "ecgbeat-checkpoint/1"
 
@@ -27,39 +27,105 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return path.with_suffix(".safetensors"), path.with_suffix(".json")
 
 
+#: Keys of ``model.json`` that describe the saved model itself: written from the model, never from ``meta``.
+OWN_KEYS = ("format", "model", "model_args", "weights")
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Path:
     """Write weights (safetensors) and metadata (JSON), each atomically. Returns the JSON path.
 
-    ``path`` may end in ``.json``, ``.safetensors`` or nothing; both files share its stem.
+    ``path`` may end in ``.json``, ``.safetensors`` or nothing; both files share its stem. An
+    existing folder, or a path ending in ``/``, is a run folder: ``model.safetensors`` and
+    ``model.json`` inside it (what :func:`load_checkpoint` reads for a folder).
+
+    ``meta`` needs ``classes`` and ``preprocessing`` (checked as :func:`load_checkpoint` checks
+    them, so what is saved loads). Its ``format``, ``model``, ``model_args`` and ``weights``, if any
+    (e.g. ``meta`` of another, loaded checkpoint), are replaced by the saved model's own. The JSON
+    is made and checked before anything is written: metadata that is not JSON (a set, an object)
+    is an :class:`EcgbeatError` naming the key, and nothing is written or replaced.
     """
     from safetensors.torch import save_file
 
-    weights, info = _paths(path)
+    weights, info = checkpoint_paths(path, check=False)
     if not hasattr(model, "init_args") or not hasattr(model, "model_name"):
-        raise ValueError("save_checkpoint needs a model made by ecgbeat.models.create_model")
+        raise EcgbeatError("save_checkpoint needs a model made by ecgbeat.models.create_model")
+    if not isinstance(meta, dict):
+        raise EcgbeatError(f"{info}: checkpoint metadata must be a dict, got {type(meta).__name__}")
+    doc = {"format": FORMAT, "model": model.model_name, "model_args": model.init_args, "weights": weights.name,
+           **{k: v for k, v in meta.items() if k not in OWN_KEYS}}
+    for key, value in doc.items():  # name the key that is not JSON, before anything is written
+        try:
+            json_text({key: value})
+        except (TypeError, ValueError) as exc:
+            raise EcgbeatError(f"{info}: checkpoint metadata {key!r} is not JSON-serialisable "
+                               f"({first_line(exc, 100)}); nothing written") from None
+    text = json_text(doc, indent=2) + "\n"  # exactly what write_json_atomic writes
+    check_meta(json.loads(text), info, model)  # what load_checkpoint will read: refused now, not then
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(weights) as tmp:
-        save_file(state, str(tmp))
-    doc = {"format": FORMAT, "model": model.model_name, "model_args": model.init_args,
-           "weights": weights.name, **meta}
-    write_json_atomic(info, doc)
+    try:
+        with atomic_path(weights) as tmp:
+            save_file(state, str(tmp))
+        write_text_atomic(info, text)  # last: the weights it names are complete by now
+    except OSError as exc:
+        there = next((p for p in (info.parent, *info.parent.parents) if p.exists()), None)
+        if there is not None and not there.is_dir():
+            raise EcgbeatError(f"{there}: is a file, not a folder; cannot write checkpoint {info.name}") from None
+        why = exc.strerror or first_line(exc)
+        raise EcgbeatError(f"{exc.filename or info}: cannot write checkpoint ({why})") from None
     return info
 
 
 def checkpoint_paths(path: str | os.PathLike, check: bool = True) -> tuple[Path, Path]:
     """Weights and JSON paths of a checkpoint given as its ``.json``, ``.safetensors`` or run folder
-    (its ``model.*``). With ``check``, an existing file of another kind (``model.onnx``,
-    ``last.pt``) is refused by name."""
+    (its ``model.*``; a folder is an existing one or a path ending in ``/``). With ``check``, an
+    existing file of another kind (``model.onnx``, ``last.pt``) is refused by name."""
+    text = os.fspath(path)
     path = Path(path)
-    if path.is_dir() or str(path).endswith(("/", os.sep)):
+    if path.is_dir() or str(text).endswith(("/", os.sep)):  # Path() drops a trailing "/": look at the text
         path = path / "model.json"
     elif check and path.is_file() and path.suffix not in (".json", ".safetensors"):
         raise EcgbeatError(f"{path}: not an ecgbeat checkpoint; give its model.json (or the run folder)")
     return _paths(path)
 
 
+def check_meta(meta: dict, info: Path, model: nn.Module | None = None) -> None:
+    """The metadata of checkpoint ``info`` (its ``model.json``) describes a model that can be rebuilt
+    and fed, else an :class:`EcgbeatError` naming the file and the key: ``model`` a name,
+    ``model_args`` an object, ``classes`` distinct names, ``preprocessing`` valid
+    :class:`~ecgbeat.dsp.beats.BeatParams` whose ``n_samples`` is the model's. With ``model``: as
+    many classes as it has outputs."""
+    from .dsp.beats import BeatParams
+
+    for key in ("model", "model_args", "classes", "preprocessing"):
+        if key not in meta:
+            raise EcgbeatError(f"{info}: checkpoint metadata lacks {key!r}")
+    if not isinstance(meta["model"], str) or not meta["model"]:
+        raise EcgbeatError(f"{info}: 'model' must be a model name, got {meta['model']!r}")
+    if not isinstance(meta["model_args"], dict):
+        raise EcgbeatError(f"{info}: 'model_args' must be an object of model arguments, "
+                           f"got {type(meta['model_args']).__name__}")
+    classes = meta["classes"]
+    if not isinstance(classes, list) or not classes:
+        raise EcgbeatError(f"{info}: 'classes' must be a list of class names, got {classes!r:.80}")
+    bad = next((c for c in classes if not isinstance(c, str) or not c.strip()), None)
+    if bad is not None:
+        raise EcgbeatError(f"{info}: 'classes' must be class names (non-empty strings), got {bad!r} in {classes!r:.80}")
+    twice = next((c for i, c in enumerate(classes) if c in classes[:i]), None)
+    if twice is not None:
+        raise EcgbeatError(f"{info}: 'classes' names {twice!r} twice ({', '.join(classes)})")
+    params = BeatParams.from_dict(meta["preprocessing"], where=f"{info}: preprocessing")
+    n_model, n_beats = meta["model_args"].get("n_samples"), meta["preprocessing"].get("n_samples")
+    if n_model is not None and n_beats is not None and n_model != params.n_samples:
+        raise EcgbeatError(f"{info}: model_args.n_samples ({n_model}) differs from preprocessing.n_samples "
+                           f"({n_beats}); the checkpoint was edited or is corrupt")
+    n_out = getattr(model, "n_classes", None)
+    if n_out is not None and len(classes) != n_out:
+        raise EcgbeatError(f"{info}: lists {len(classes)} class names for a model with {n_out} outputs")
+
+
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
-    """The JSON metadata of a checkpoint (its ``model.json``, ``.safetensors`` or run folder), validated."""
+    """The JSON metadata of a checkpoint (its ``model.json``, ``.safetensors`` or run folder), validated
+    (:func:`check_meta`)."""
     _, info = checkpoint_paths(path)
     if not info.is_file():
         raise EcgbeatError(f"{info}: checkpoint metadata not found")
@@ -69,9 +135,7 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
         raise EcgbeatError(f"{info}: not valid JSON ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EcgbeatError(f"{info}: not an ecgbeat checkpoint (format must be {FORMAT!r})")
-    for key in ("model", "model_args", "classes", "preprocessing"):
-        if key not in meta:
-            raise EcgbeatError(f"{info}: checkpoint metadata lacks {key!r}")
+    check_meta(meta, info)
     return meta
 
 
@@ -89,14 +153,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model = build_model(meta["model"], meta["model_args"])
     except (ValueError, TypeError) as exc:
         raise EcgbeatError(f"{info}: cannot rebuild model: {exc}") from None
-    n_model, n_beats = meta["model_args"].get("n_samples"), meta["preprocessing"].get("n_samples")
-    if n_model is not None and n_beats is not None and n_model != n_beats:
-        raise EcgbeatError(f"{info}: model_args.n_samples ({n_model}) differs from preprocessing.n_samples "
-                           f"({n_beats}); the checkpoint was edited or is corrupt")
-    n_out = getattr(model, "n_classes", None)
-    if not isinstance(meta["classes"], list) or (n_out is not None and len(meta["classes"]) != n_out):
-        raise EcgbeatError(f"{info}: lists {len(meta['classes']) if isinstance(meta['classes'], list) else 'no'} "
-                           f"class names for a model with {n_out} outputs")
+    check_meta(meta, info, model)
     try:
         state = load_file(str(weights))
         model.load_state_dict(state)

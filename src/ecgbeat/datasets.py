@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 
 from .dsp.beats import BeatParams, cut, rr_features
 from .dsp.context import PatientContext
-from .errors import EcgbeatError
+from .errors import EcgbeatError, first_line
 from .io.atomic import atomic_path
 from .io.mitdb import Record, check_labelled_records, read_record, resolve_mitdb
 from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
@@ -91,11 +92,15 @@ def build_beats(
     contents and ``params``, and reused until either changes.
 
     Every record needs its reference annotations (``.atr``): an empty record name, a missing
-    ``.hea`` or ``.atr`` file is a one-line :class:`EcgbeatError` before anything is read.
+    ``.hea`` or ``.atr`` file is a one-line :class:`EcgbeatError` before anything is read, and so
+    are a record named twice, ``records`` given as one string (``"100"``, not ``["100"]``) and a
+    ``cache_dir`` that is a file. A cache that cannot be written is a warning: the beats are right.
     """
-    records = [str(r) for r in records]
-    if not records:
-        raise EcgbeatError("no records given")
+    records = _record_names(records)
+    if not isinstance(params, BeatParams):
+        raise EcgbeatError(f"params must be a BeatParams, got {type(params).__name__}")
+    if cache_dir is not None:
+        _check_cache_dir(Path(cache_dir))
     folder = resolve_mitdb(mitdb)
     check_labelled_records(folder, records)
     key = _cache_key(folder, records, params) if cache_dir is not None else None
@@ -111,8 +116,43 @@ def build_beats(
     beats = concat([beats_from_record(read_record(folder, name, require_annotations=True), params)
                     for name in iterator])
     if key is not None:
-        _save_cache(Path(cache_dir) / f"beats-{key}.npz", beats)
+        try:
+            _save_cache(Path(cache_dir) / f"beats-{key}.npz", beats)
+        except OSError as exc:  # the beats are right; only the cache is missing
+            warnings.warn(f"{cache_dir}: beats not cached ({exc.strerror or exc})", RuntimeWarning, stacklevel=2)
     return beats
+
+
+def _record_names(records) -> list[str]:
+    """``records`` as a list of names, or a one-line error: a plain string (``"100"`` would be read as
+    records 1, 0, 0), nothing iterable, no names, or a name given twice (its beats would be taken
+    twice, and an intra-patient split would put copies of test beats in training)."""
+    if isinstance(records, (str, bytes)):
+        raise EcgbeatError(f"records must be a list of record names, got the string {records!r}; "
+                           f"write [{records!r}]")
+    try:
+        names = [str(r) for r in records]
+    except TypeError:
+        raise EcgbeatError(f"records must be a list of record names, got {records!r:.60}") from None
+    if not names:
+        raise EcgbeatError("no records given")
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise EcgbeatError(f"records: record {twice} given twice (its beats would be taken twice)")
+    return names
+
+
+def _check_cache_dir(folder: Path) -> None:
+    """``cache_dir`` is a folder, or can be made one, before any beat is built."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if there == folder:
+            raise EcgbeatError(f"{folder}: cache_dir is a file, not a folder") from None
+        if there is not None and not there.is_dir():
+            raise EcgbeatError(f"{folder}: cache_dir cannot be made, {there} is a file") from None
+        raise EcgbeatError(f"{folder}: cannot make the cache_dir folder ({exc.strerror or exc})") from None
 
 
 def _cache_key(folder: Path, records: list[str], params: BeatParams) -> str:
@@ -198,9 +238,21 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
     idea): every named record must be a training record and at least one must stay for training.
     Cross-validation over records uses it for the folds the seed-drawn fold skips (in DS1 the fold
     with 208, which holds 90 % of the F beats).
-    """
-    from sklearn.model_selection import train_test_split
 
+    ``seed`` must be a whole number from 0 to 2**32 - 1 (as ``TrainConfig`` and ``--seed``), the
+    fractions numbers strictly between 0 and 1 (0.2, not 20), and ``beats`` non-empty and labelled:
+    anything else is a one-line :class:`EcgbeatError`.
+    """
+    if not isinstance(beats, BeatSet):
+        raise EcgbeatError(f"split_beats needs a BeatSet, got {type(beats).__name__}")
+    if len(beats) == 0:
+        raise EcgbeatError("split_beats: the BeatSet holds no beats")
+    unlabelled = int(((beats.y < 0) | (beats.y >= len(beats.classes))).sum())
+    if unlabelled:
+        raise EcgbeatError(f"split_beats needs labelled beats: {unlabelled} of {len(beats)} have no label "
+                           f"in 0..{len(beats.classes) - 1} (y = -1: unlabelled, e.g. a CSV without labels)")
+    seed = _check_seed(seed)
+    test_fraction = _fraction("test_fraction", test_fraction)
     if split not in SPLITS:
         raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if val_by not in (None, "beat", "record"):
@@ -221,13 +273,10 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
                                "test beats from every record)")
         if val_by != "record":
             raise EcgbeatError(f"validation records are given, so validation is by record, not by {val_by}")
-    val_fraction = VAL_FRACTION[split] if val_fraction is None else float(val_fraction)
-    if not 0.0 < val_fraction < 1.0:
-        raise EcgbeatError(f"validation fraction must be between 0 and 1, got {val_fraction}")
+    val_fraction = VAL_FRACTION[split] if val_fraction is None else _fraction("val_fraction", val_fraction)
     index = np.arange(len(beats))
     if split == "intra":
-        train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
-                                               stratify=_strata(beats.y))
+        train_idx, test_idx = _train_test_split(index, test_fraction, seed, beats.y, "test_fraction")
         info = {"test_fraction": test_fraction}
     else:
         train_idx = index[np.isin(beats.record, DS1)]
@@ -255,9 +304,41 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
         info["val_records"] = sorted(str(g) for g in set(groups[val_pos]))
     else:
         val_by = "beat"
-        fit_idx, val_idx = train_test_split(train_idx, test_size=val_fraction, random_state=seed,
-                                            stratify=_strata(beats.y[train_idx]))
+        fit_idx, val_idx = _train_test_split(train_idx, val_fraction, seed, beats.y[train_idx], "val_fraction")
     info.update({"val_by": val_by, "val_fraction": val_fraction, "n_train": len(fit_idx),
                  "n_val": len(val_idx), "n_test": len(test_idx)})
     return Split(train=beats.subset(np.sort(fit_idx)), val=beats.subset(np.sort(val_idx)),
                  test=beats.subset(np.sort(test_idx)), name=split, seed=seed, info=info)
+
+
+#: Seeds scikit-learn, NumPy and PyTorch all take (``TrainConfig.seed``, ``--seed``): 0 <= seed < 2**32.
+SEED_LIMIT = 2**32
+
+
+def _check_seed(seed) -> int:
+    """``seed`` when a whole number in [0, 2**32) (as ``TrainConfig`` and ``--seed`` take), else a one-line
+    error: None would draw another split every time, and scikit-learn refuses the others deep inside."""
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
+        raise EcgbeatError(f"seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
+    return int(seed)
+
+
+def _fraction(name: str, value) -> float:
+    """``value`` when a number strictly between 0 and 1 (20 meaning 20 % is refused, not taken as 20 beats)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < value < 1.0:
+        percent = (isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 < value < 100
+                   and float(value).is_integer())
+        hint = f" (for {float(value):g} % write {float(value) / 100:g})" if percent else ""
+        raise EcgbeatError(f"{name} must be a number strictly between 0 and 1, got {value!r}{hint}")
+    return float(value)
+
+
+def _train_test_split(index: np.ndarray, fraction: float, seed: int, y: np.ndarray, name: str):
+    """scikit-learn's stratified ``train_test_split`` of ``index``; a split it cannot make (too few
+    beats for the fraction) is a one-line error naming ``name``."""
+    from sklearn.model_selection import train_test_split
+
+    try:
+        return train_test_split(index, test_size=fraction, random_state=seed, stratify=_strata(y))
+    except ValueError as exc:
+        raise EcgbeatError(f"cannot split {len(index)} beats with {name} {fraction:g}: {first_line(exc)}") from None

@@ -4,6 +4,52 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import EcgbeatError
+
+
+def _class_indices(name: str, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """``y`` as class indices in 0..n_classes-1 (integers as they are; whole floats as int64)."""
+    if y.dtype.kind not in "iuf":  # bool, str, object: not class indices
+        if y.size:
+            raise EcgbeatError(f"{name} must be class indices (whole numbers), got {y.dtype} values")
+        return y.astype(np.int64)
+    if y.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+        if len(bad):
+            raise EcgbeatError(f"{name} must be class indices (whole numbers): {len(bad)} value(s) are not, "
+                               f"the first at index {bad[0]}: {y[bad[0]]}")
+        y = y.astype(np.int64)
+    bad = np.flatnonzero((y < 0) | (y >= n_classes))
+    if len(bad):
+        hint = " (-1: an unlabelled beat; metrics need labelled beats)" if y[bad[0]] == -1 else ""
+        raise EcgbeatError(f"{name}: {len(bad)} label(s) outside 0..{n_classes - 1} (the {n_classes} classes), "
+                           f"the first at index {bad[0]}: {y[bad[0]]}{hint}")
+    return y
+
+
+def check_labels(y_true, y_pred, classes: tuple[str, ...], proba=None, record=None) -> tuple:
+    """``y_true``, ``y_pred`` (and ``record``) as 1-D arrays of one length with class indices in
+    0..len(classes)-1, and ``proba`` (when given) finite, of shape (n, len(classes)); else a one-line
+    :class:`EcgbeatError` naming the argument. Returns ``(y_true, y_pred, proba, record)``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    shapes = [("y_true", y_true.shape), ("y_pred", y_pred.shape)]
+    if record is not None:
+        record = np.asarray(record)
+        shapes.append(("record", record.shape))
+    if y_true.ndim != 1 or len({shape for _, shape in shapes}) != 1:
+        named = [f"{k} {shape}" for k, shape in shapes]
+        raise EcgbeatError(f"{', '.join(named[:-1])} and {named[-1]} must be 1-D and equal")
+    n = len(classes)
+    y_true, y_pred = _class_indices("y_true", y_true, n), _class_indices("y_pred", y_pred, n)
+    if proba is not None:
+        proba = np.asarray(proba, dtype=np.float64)
+        if proba.shape != (len(y_true), n):
+            raise EcgbeatError(f"proba must have shape (beats, classes) = {(len(y_true), n)}, got {proba.shape}")
+        bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        if len(bad):
+            raise EcgbeatError(f"proba: {len(bad)} row(s) not finite (NaN or inf), the first at index {bad[0]}")
+    return y_true, y_pred, proba, record
+
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...],
                            proba: np.ndarray | None = None) -> dict:
@@ -15,11 +61,9 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tupl
     """
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-D and equal")
+    y_true, y_pred, proba, _ = check_labels(y_true, y_pred, classes, proba)
     if len(y_true) == 0:
-        raise ValueError("no beats to evaluate")
+        raise EcgbeatError("no beats to evaluate")
     labels = np.arange(len(classes))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0)
@@ -59,7 +103,7 @@ def ec57_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...
     missed. Extra beats (a reference class not in ``"NSVFQ"``, such as ``analyze``'s ``"-"`` for a
     detection without a reference beat) are false positives of whatever they were called.
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_true, y_pred, _, _ = check_labels(y_true, y_pred, classes)
     keep = np.ones(len(y_true), dtype=bool)
     if "Q" in classes:
         keep = y_true != classes.index("Q")
@@ -118,10 +162,7 @@ def record_errors(y_true: np.ndarray, y_pred: np.ndarray, record: np.ndarray, cl
     something else) and ``false_<c>`` (beats of another class called ``c``; a fusion beat called V
     is not a false V). Q beats are left out, as in :func:`ec57_metrics`, so the counts add up to its
     ``fn`` and ``fp``. Records in sorted order; values plain ints and floats (JSON-ready)."""
-    y_true, y_pred, record = np.asarray(y_true), np.asarray(y_pred), np.asarray(record)
-    if not (y_true.shape == y_pred.shape == record.shape) or y_true.ndim != 1:
-        raise ValueError(f"y_true {y_true.shape}, y_pred {y_pred.shape} and record {record.shape} must be 1-D "
-                         "and equal")
+    y_true, y_pred, _, record = check_labels(y_true, y_pred, classes, record=record)
     keep = y_true != classes.index("Q") if "Q" in classes else np.ones(len(y_true), dtype=bool)
     out = {}
     for rec in sorted(set(record[keep].tolist())):

@@ -13,7 +13,7 @@ from .errors import EcgbeatError
 from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics, record_errors
-from .training import INFERENCE_BATCH, predict_logits
+from .training import INFERENCE_BATCH, _is_int, _is_real, check_batch_size, nonfinite_inputs, predict_logits
 from .types import BeatSet, records_in_time_order, refresh_blocks
 
 UNCERTAIN = "uncertain"
@@ -39,8 +39,24 @@ def adapt_priors(proba: np.ndarray, train_prior: np.ndarray, iters: int = 1, str
     be noise). Returns the adapted probabilities and the estimated class mix."""
     proba = np.asarray(proba, dtype=np.float64)
     train_prior = np.asarray(train_prior, dtype=np.float64)
-    if proba.ndim != 2 or proba.shape[1] != len(train_prior) or (train_prior <= 0).any():
-        raise ValueError("proba must be (n, n_classes) and train_prior n_classes positive values")
+    if train_prior.ndim != 1 or not (np.isfinite(train_prior) & (train_prior > 0)).all():
+        raise EcgbeatError(f"adapt_priors: train_prior must be finite positive values, one per class, "
+                           f"got {np.array2string(train_prior, threshold=10)}")
+    if proba.ndim != 2 or proba.shape[1] != len(train_prior):
+        raise EcgbeatError(f"adapt_priors: proba must have shape (beats, {len(train_prior)} classes), "
+                           f"got {proba.shape}")
+    bad = np.flatnonzero(~(np.isfinite(proba) & (proba >= 0)).all(axis=1) | ~(proba.sum(axis=1) > 0))
+    if len(bad):
+        raise EcgbeatError(f"adapt_priors: proba has {len(bad)} row(s) that are not probabilities (NaN, inf, negative "
+                           f"or all 0), the first at index {bad[0]}; leave unreadable beats out")
+    if not _is_int(iters) or iters < 0:
+        raise EcgbeatError(f"adapt_priors: iters must be a whole number >= 0, got {iters!r}")
+    if not (_is_real(strength) and np.isfinite(strength) and strength >= 0):
+        raise EcgbeatError(f"adapt_priors: strength must be a finite number >= 0 (pseudo-beats), got {strength!r}")
+    if not isinstance(fixed, (tuple, list, set, frozenset, range, np.ndarray)) or \
+            not all(_is_int(c) and 0 <= c < len(train_prior) for c in fixed):
+        raise EcgbeatError(f"adapt_priors: fixed must be class indices in 0..{len(train_prior) - 1}, got {fixed!r} "
+                           "(parse_adaptation turns class letters into indices)")
     free = np.array([c not in fixed for c in range(len(train_prior))])
     prior = train_prior.copy()
     if len(proba) == 0 and strength <= 0:
@@ -217,10 +233,17 @@ def adjust_proba(proba: np.ndarray, record: np.ndarray, sample: np.ndarray, clas
 
 
 def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> np.ndarray:
-    """Class probabilities (n_beats, n_classes) for beats cut as the model was trained."""
+    """Class probabilities (n_beats, n_classes) for beats cut as the model was trained; every beat
+    readable (finite samples: leave unreadable beats out, as :func:`ecgbeat.analyze` does)."""
+    check_batch_size(batch_size)
     if beats.n_samples != model.n_samples:
         raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")
     X, feats = inputs_for(model, beats)
+    found = nonfinite_inputs(X, feats)
+    if found is not None:
+        what, bad = found
+        raise EcgbeatError(f"{len(bad)} of {len(beats)} beats have non-finite (NaN or inf) {what}, the first at "
+                           f"index {bad[0]}: leave unreadable beats out before classifying (as ecgbeat.analyze does)")
     return softmax(predict_logits(model, X, feats, batch_size=batch_size))
 
 
@@ -324,6 +347,14 @@ def write_predictions_csv(path: str | os.PathLike, proba: np.ndarray, classes: t
     """
     import pandas as pd
 
+    proba = np.asarray(proba)
+    if proba.ndim != 2 or proba.shape[1] != len(classes) or (beats is not None and len(beats) != len(proba)):
+        raise EcgbeatError(f"proba must have shape (beats, {len(classes)} classes)"
+                           f"{'' if beats is None else f' = ({len(beats)}, {len(classes)})'}, got {proba.shape}")
+    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    if len(bad):
+        raise EcgbeatError(f"proba has {len(bad)} non-finite (NaN or inf) row(s), the first at index {bad[0]}: "
+                           "leave unreadable beats out")
     pred = np.array(classes, dtype=object)[proba.argmax(axis=1)]
     confidence = proba.max(axis=1)
     pred[confidence < min_confidence] = UNCERTAIN

@@ -28,6 +28,8 @@ from .analyze import (
     UNREADABLE,
     AnalyzeConfig,
     Plan,
+    as_config,
+    as_signal,
     beat_dict,
     beat_params,
     beat_rr_features,
@@ -65,7 +67,7 @@ class StreamClassifier:
         As for :func:`ecgbeat.analyze.analyze_record`.
     fs : float
         Sampling frequency of the stream, Hz (50..2000).
-    config : AnalyzeConfig, optional
+    config : AnalyzeConfig or dict, optional
         ``scaling`` (None: the checkpoint's) and the unreadable-signal settings; must match the
         ``analyze_record`` run it is compared with.
     units : str, default "mV"
@@ -84,7 +86,7 @@ class StreamClassifier:
                  units: str = "mV"):
         from .io.signals import unit_factor
 
-        self.config = config or AnalyzeConfig()
+        self.config = as_config(config)
         self._model, self._meta = load_model(checkpoint_or_model)
         self.classes = tuple(self._meta["classes"])
         self._plan = Plan.make(fs, beat_params(self._meta), self.config)
@@ -150,7 +152,9 @@ class StreamClassifier:
         """
         if self._finished:
             raise EcgbeatError("push() after flush(): call reset() to start a new stream")
-        x = np.asarray(samples, dtype=np.float64)
+        from .io.signals import as_samples
+
+        x = as_samples(samples, "push()")  # text, complex numbers: one line, not a numpy error
         if x.ndim != 1:
             raise EcgbeatError(f"push() takes one lead (1-D samples), got shape {x.shape}")
         x = np.where(np.isinf(x), np.nan, x * self._factor)
@@ -356,8 +360,9 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
 
     Parameters
     ----------
-    source : str, os.PathLike or EcgSignal
-        Any file :func:`ecgbeat.io.signals.read_signal` reads (converted to mV there).
+    source : str, os.PathLike, EcgSignal or array_like
+        Any file :func:`ecgbeat.io.signals.read_signal` reads (converted to mV there), a signal in
+        memory, or one lead of samples (1-D array, list, pandas Series; needs ``fs``).
     checkpoint_or_model
         As for :class:`StreamClassifier`.
     speed : float, default 1.0
@@ -375,9 +380,7 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
         (see :meth:`StreamClassifier.push`), ``{"event": "unreadable", "start_s", "end_s"}`` per
         closed unreadable segment, and a final ``{"event": "end", ...}``.
     """
-    from .io.signals import EcgSignal, read_signal
-
-    sig = source if isinstance(source, EcgSignal) else read_signal(source, lead=lead, fs=fs, units=units)
+    sig = as_signal(source, lead=lead, fs=fs, units=units)
     sc = StreamClassifier(checkpoint_or_model, sig.fs, config)
     chunk = _chunk_len(chunk_s, sig.fs)
     x = sig.signal_mV
@@ -389,20 +392,31 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
 def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
                 config: AnalyzeConfig | None = None, units: str = "mV"):
     """Stream samples given as text (numbers separated by white space, commas or new lines,
-    e.g. standard input); ``nan`` marks a missing sample. Yields as :func:`replay`."""
+    e.g. standard input); ``nan`` marks a missing sample. Yields as :func:`replay`.
+
+    ``lines``: an iterable of text lines (a file, ``sys.stdin``, a list of str), or the whole text as
+    one str (split into lines here; iterating a str would give single characters)."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    elif isinstance(lines, (bytes, bytearray)) or not hasattr(lines, "__iter__"):
+        raise EcgbeatError(f"stream_text() takes text: lines of str or one str, got {type(lines).__name__}"
+                           + (" (decode it first)" if isinstance(lines, (bytes, bytearray)) else ""))
     sc = StreamClassifier(checkpoint_or_model, fs, config, units=units)
     yield from _run(sc, _text_chunks(lines, _chunk_len(chunk_s, fs)), speed=0.0)
 
 
 def _chunk_len(chunk_s: float, fs: float) -> int:
-    if not 0 < chunk_s < float("inf"):
-        raise EcgbeatError(f"chunk length must be a positive number of seconds, got {chunk_s}")
+    if not _is_number(chunk_s) or not 0 < chunk_s < float("inf"):
+        raise EcgbeatError(f"chunk length must be a positive number of seconds, got {chunk_s!r}")
     return max(1, int(round(chunk_s * fs)))
 
 
 def _text_chunks(lines, chunk: int):
     buf: list[float] = []
     for number, line in enumerate(lines, start=1):
+        if not isinstance(line, str):
+            raise EcgbeatError(f"input line {number}: expected a line of text, got {type(line).__name__} "
+                               "(samples already in numbers go to StreamClassifier.push)")
         for token in line.replace(",", " ").split():
             try:
                 buf.append(float(token))
@@ -418,8 +432,8 @@ def _text_chunks(lines, chunk: int):
 def _run(sc: StreamClassifier, chunks, speed: float):
     import time
 
-    if not 0 <= speed < float("inf"):  # NaN fails too
-        raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed}")
+    if not _is_number(speed) or not 0 <= speed < float("inf"):  # NaN fails too
+        raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed!r}")
     counts = {c: 0 for c in (*sc.classes, UNREADABLE)}
     start = time.monotonic()
     for chunk in chunks:
@@ -436,3 +450,7 @@ def _run(sc: StreamClassifier, chunks, speed: float):
     yield from ({"event": "unreadable", **seg} for seg in sc.pop_segments())
     yield {"event": "end", "n_samples": sc.n_samples, "duration_s": round(sc.n_samples / sc.fs, 3),
            "n_beats": sum(counts.values()), "beats_per_class": counts}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

@@ -240,10 +240,67 @@ def _loader(X, feats, y, batch_size, gen, sampler: str = "shuffle"):
     return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, generator=gen)
 
 
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` when it is a whole number >= 1, else a one-line :class:`EcgbeatError`
+    (a negative size gives no batches at all, 0 a bare ``range()`` error)."""
+    if not _is_int(batch_size) or batch_size < 1:
+        raise EcgbeatError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    return int(batch_size)
+
+
+def nonfinite_inputs(X: np.ndarray, feats: np.ndarray | None = None) -> tuple[str, np.ndarray] | None:
+    """The first kind of model input (:func:`ecgbeat.features.model_inputs`) that is not finite in
+    some beats, and those beats' indices: ``("samples", idx)``, ``("template samples", idx)`` or
+    ``("RR/context features", idx)``; None when every input is finite."""
+    parts = [("samples", X[:, 0]), ("template samples", X[:, 1] if X.shape[1] > 1 else None),
+             ("RR/context features", feats)]
+    for what, values in parts:
+        if values is not None:
+            bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+            if len(bad):
+                return what, bad
+    return None
+
+
+def check_training_beats(model: nn.Module, beats: BeatSet, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The inputs ``model`` takes for ``beats`` (:func:`inputs_for`), checked to be trainable:
+    beats of the model's length, labels in 0..n_classes-1 (no unlabelled beats) and every input
+    finite. Else a one-line :class:`EcgbeatError` naming the set (``name``), the count of offending
+    beats and the first one's index."""
+    n_samples = getattr(model, "n_samples", None)
+    if n_samples is not None and beats.n_samples != n_samples:
+        raise EcgbeatError(f"{name}: the model takes beats of {n_samples} samples, these have {beats.n_samples} "
+                           f"(create the model with n_samples={beats.n_samples})")
+    y = np.asarray(beats.y)
+    if y.dtype.kind not in "iu":
+        raise EcgbeatError(f"{name}: labels must be class indices (whole numbers), got {y.dtype} values")
+    n_classes = model.n_classes
+    bad = np.flatnonzero(y < 0)
+    if len(bad):
+        raise EcgbeatError(f"{name}: {len(bad)} beat(s) unlabelled (label {y[bad[0]]}), the first at index {bad[0]}; "
+                           "training needs labelled beats: leave the others out")
+    bad = np.flatnonzero(y >= n_classes)
+    if len(bad):
+        raise EcgbeatError(f"{name}: {len(bad)} label(s) outside 0..{n_classes - 1} (the model's {n_classes} "
+                           f"classes), the first at index {bad[0]}: {y[bad[0]]}")
+    X, feats = inputs_for(model, beats)
+    found = nonfinite_inputs(X, feats)
+    if found is not None:
+        what, bad = found
+        raise EcgbeatError(f"{name}: {len(bad)} beat(s) with non-finite (NaN or inf) {what}, the first at index "
+                           f"{bad[0]}; leave such beats out (or repair them) before training")
+    return X, feats
+
+
+def _int64_labels(beats: BeatSet) -> BeatSet:
+    return dataclasses.replace(beats, y=np.asarray(beats.y, dtype=np.int64))
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: np.ndarray, feats: np.ndarray | None = None,
                    batch_size: int = INFERENCE_BATCH, device: torch.device | str = "cpu") -> np.ndarray:
     """Logits (n, n_classes) for model inputs X (n, C, T) in evaluation mode."""
+    check_batch_size(batch_size)
     model.eval()
     out = []
     for start in range(0, len(X), batch_size):
@@ -320,12 +377,25 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
     if len(train_set) == 0 or not (validate or config.stop_epoch):
         raise EcgbeatError("training and validation sets must not be empty (without validation, give stop_epoch)")
     device = resolve_device(config.device)
+    if len(train_set.classes) != model.n_classes:
+        raise EcgbeatError(f"the model has {model.n_classes} outputs but the training beats have "
+                           f"{len(train_set.classes)} classes ({', '.join(train_set.classes)})")
+    if validate and tuple(val_set.classes) != tuple(train_set.classes):
+        raise EcgbeatError(f"validation beats have classes {', '.join(val_set.classes)}, the training beats "
+                           f"{', '.join(train_set.classes)}")
+    X_tr, f_tr = check_training_beats(model, train_set, "training beats")
+    present = np.unique(train_set.y)
+    if len(present) < 2:  # nothing to tell apart: a run would "learn" to say one class
+        raise EcgbeatError(f"training beats: all {len(train_set)} are of one class "
+                           f"({train_set.classes[int(present[0])]}); a classifier needs two or more")
+    X_va, f_va = check_training_beats(model, val_set, "validation beats") if validate else (None, None)
+    # labels of another integer type (int32: torch's loss takes int64 or uint8 only) as int64
+    train_set = train_set if train_set.y.dtype == np.int64 else _int64_labels(train_set)
+    val_set = val_set if not validate or val_set.y.dtype == np.int64 else _int64_labels(val_set)
     if config.max_threads:
         torch.set_num_threads(config.max_threads)
     gen = set_seed(config.seed)
     model.to(device)
-    X_tr, f_tr = inputs_for(model, train_set)
-    X_va, f_va = inputs_for(model, val_set) if validate else (None, None)
     loader = _loader(X_tr, f_tr, train_set.y, config.batch_size, gen, config.sampler)
     weight = class_weights(train_set.y, model.n_classes, config.class_weight)
     weight = None if weight is None else weight.to(device)

@@ -17,11 +17,54 @@ Two ways to scale a beat (``BeatParams.scaling``):
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import EcgbeatError
+
 SCALINGS = ("fixed", "causal")
+
+#: Shortest beat (samples) and scaling window (samples) that ``BeatParams`` accepts.
+MIN_SAMPLES = 2
+
+#: The numeric fields of :class:`BeatParams`: (kind, what the value must be).
+_NUMBERS = {
+    "fs": (float, "a finite number > 0 (Hz)"),
+    "n_samples": (int, f"a whole number >= {MIN_SAMPLES}"),
+    "window_s": (float, "a finite number > 0 (seconds)"),
+    "rr_factor": (float, "a finite number > 0"),
+    "template_beats": (int, "a whole number >= 1"),
+    "long_rr_beats": (int, "a whole number >= 1"),
+}
+
+
+def _checked_params(values: dict, where: str) -> dict:
+    """``values`` (every field of :class:`BeatParams`) checked and normalised to ``float`` / ``int``,
+    or an :class:`EcgbeatError` naming ``where.field`` and the problem."""
+    out = dict(values)
+    for name, (kind, rule) in _NUMBERS.items():
+        value = values[name]
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        if ok and kind is int:
+            ok = float(value).is_integer() and value >= (MIN_SAMPLES if name == "n_samples" else 1)
+        elif ok:
+            ok = value > 0
+        if not ok:
+            raise EcgbeatError(f"{where}.{name} must be {rule}, got {value!r}")
+        out[name] = kind(value)
+    scaling = values["scaling"]
+    if not isinstance(scaling, str) or scaling not in SCALINGS:
+        raise EcgbeatError(f"{where}.scaling must be one of {', '.join(SCALINGS)}, got {scaling!r}")
+    window = out["window_s"] * out["fs"]
+    if not math.isfinite(window) or round(window) < MIN_SAMPLES:
+        size = f"be at least {MIN_SAMPLES} samples" if math.isfinite(window) else "be a finite number of samples"
+        raise EcgbeatError(f"{where}: the scaling window (window_s x fs) must {size}, got "
+                           f"{out['window_s']!r} s x {out['fs']!r} Hz")
+    return out
 
 
 @dataclass(frozen=True)
@@ -56,21 +99,28 @@ class BeatParams:
     long_rr_beats: int = 300
 
     def __post_init__(self):
-        if self.scaling not in SCALINGS:
-            raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
-        if self.template_beats < 1 or self.long_rr_beats < 1:
-            raise ValueError("template_beats and long_rr_beats must be >= 1")
+        # an EcgbeatError (a ValueError) naming the field: fs=0, window_s=nan, n_samples=0 or
+        # rr_factor=-1 would otherwise fail deep in scipy / numpy / wfdb, or cut empty beats silently
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in _checked_params(fields, "BeatParams").items():
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> BeatParams:
-        """The parameters in ``d`` (e.g. a checkpoint's ``preprocessing``); missing keys take
-        the defaults (checkpoints written before ``scaling`` existed are "fixed")."""
+    def from_dict(cls, d: dict, where: str = "BeatParams") -> BeatParams:
+        """The parameters in ``d`` (e.g. a checkpoint's ``preprocessing``); missing keys (or null)
+        take the defaults (checkpoints written before ``scaling`` existed are "fixed"), other keys
+        are ignored. A value of the wrong kind (``"abc"``, ``0``, ``187.5`` samples) is an
+        :class:`EcgbeatError` naming ``where.key``."""
+        if not isinstance(d, Mapping):
+            raise EcgbeatError(f"{where} must be an object of beat parameters (fs, n_samples, ...), "
+                               f"got {type(d).__name__} {d!r:.60}")
         defaults = cls()
-        return cls(**{f.name: type(getattr(defaults, f.name))(d[f.name]) for f in dataclasses.fields(cls)
-                      if d.get(f.name) is not None})
+        values = {f.name: getattr(defaults, f.name) if d.get(f.name) is None else d[f.name]
+                  for f in dataclasses.fields(cls)}
+        return cls(**_checked_params(values, where))
 
 
 def cut(signal: np.ndarray, r_peaks: np.ndarray, params: BeatParams = BeatParams()) -> np.ndarray:

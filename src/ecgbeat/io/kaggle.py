@@ -153,16 +153,41 @@ def _scan_for_error(path: Path, has_label: bool | None, n_samples: int) -> None:
 
 
 def save_kaggle_csv(beats: BeatSet, path: str | os.PathLike, with_label: bool = True) -> Path:
-    """Write beats in the published Kaggle format (``%.18e``, label as a float), atomically."""
+    """Write beats in the published Kaggle format (``%.18e``, label as a float), atomically.
+
+    What :func:`load_kaggle_csv` would refuse is refused here, before anything is written, as a
+    one-line :class:`EcgbeatError` naming the path: no beats, beats not at 125 Hz, a non-finite
+    sample (or one beyond float32), and with ``with_label`` a label that is not a class index of
+    ``beats.classes``."""
     path = Path(path)
+    if path.is_dir():
+        raise EcgbeatError(f"{path}: is a folder; give the CSV file to write")
+    if len(beats) == 0:
+        raise EcgbeatError(f"{path}: no beats to write")
     if beats.n_samples != N_SAMPLES:
         raise EcgbeatError(f"{path}: Kaggle format needs {N_SAMPLES} samples per beat, got {beats.n_samples}")
+    if beats.fs != FS_HZ:  # the file has no rate: it would read back as 125 Hz beats
+        raise EcgbeatError(f"{path}: Kaggle format holds {FS_HZ:g} Hz beats, got beats at {beats.fs:g} Hz")
     data = beats.X.astype(np.float64)
+    bad = ~np.isfinite(data) | (np.abs(np.nan_to_num(data)) > np.finfo(np.float32).max)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise EcgbeatError(f"{path}: beat {row}, sample {column + 1} is {data[row, column]:g}; the Kaggle format "
+                           f"holds finite float32 values ({int(bad.any(axis=1).sum())} beat(s) do not)")
     if with_label:
         if (beats.y < 0).any():
             raise EcgbeatError(f"{path}: cannot write labels: some beats are unlabelled")
-        data = np.column_stack([data, beats.y.astype(np.float64)])
-    with atomic_path(path) as tmp:
-        # numpy's "%.18e" matches the published files byte for byte in format
-        np.savetxt(tmp, data, fmt="%.18e", delimiter=",")
+        y = np.asarray(beats.y)
+        wrong = (y != np.round(y)) | (y > len(beats.classes) - 1)
+        if wrong.any():
+            row = int(np.flatnonzero(wrong)[0])
+            raise EcgbeatError(f"{path}: cannot write labels: beat {row} has label {float(y[row]):g}, not a class "
+                               f"index 0..{len(beats.classes) - 1} ({', '.join(beats.classes)})")
+        data = np.column_stack([data, y.astype(np.float64)])
+    try:
+        with atomic_path(path) as tmp:
+            # numpy's "%.18e" matches the published files byte for byte in format
+            np.savetxt(tmp, data, fmt="%.18e", delimiter=",")
+    except OSError as exc:
+        raise EcgbeatError(f"{exc.filename or path}: cannot write ({exc.strerror or exc})") from None
     return path

@@ -61,7 +61,13 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
     import wfdb
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a file where the folder should be
+        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if there is not None and not there.is_dir():
+            raise EcgbeatError(f"{folder}: the MIT-BIH download folder cannot be made, {there} is a file") from None
+        raise EcgbeatError(f"{folder}: cannot make the MIT-BIH download folder ({exc.strerror or exc})") from None
     print(f"Downloading the MIT-BIH Arrhythmia Database from PhysioNet into {folder} ...", flush=True)
     try:
         wfdb.dl_database("mitdb", dl_dir=str(folder), records="all", annotators=["atr"])

@@ -88,8 +88,9 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
     path : str or os.PathLike
         ``RECORD.hea``, ``RECORD.dat`` or ``RECORD`` (WFDB), ``*.csv`` / ``*.txt`` / ``*.tsv``
         (one signal column, or a time column plus signal column(s)), ``*.edf`` / ``*.bdf``.
-    lead : str, optional
-        Signal to read, by name (WFDB signal name, EDF label, CSV column). Default: the first
+    lead : str or int, optional
+        Signal to read, by name (WFDB signal name, EDF label, CSV column) or by 0-based index
+        among the file's signals (a CSV's time column does not count). Default: the first
         of :data:`DEFAULT_LEADS` present, else the first signal.
     fs : float, optional
         Sampling frequency, Hz. Required for a CSV without a time column; when given for a file
@@ -117,9 +118,15 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
         line with too few columns, a signal with no finite sample. (Empty, NaN or infinite CSV
         samples are missing samples, NaN, counted in a warning.)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise EcgbeatError(f"read_signal() takes a file path, got {type(path).__name__}; for samples in memory "
+                           "use ecgbeat.signal_from_array(samples, fs)")
     p = Path(path).expanduser()
     suffix = p.suffix.lower()
     read_warnings: list[str] = []
+    _check_lead(lead, str(p))
+    if fs is not None:  # NaN, inf, 0, negative or text: refused before the file is read
+        fs = _check_fs(fs, str(p))
     if suffix in WFDB_SUFFIXES or (not p.exists() and p.with_suffix(".hea").is_file()):
         base = p.with_suffix("") if suffix in WFDB_SUFFIXES else p
         signal, rate, lead_name, unit, ann = _read_wfdb(base, lead, annotator, require_annotations)
@@ -157,12 +164,31 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
 def signal_from_array(signal_mV, fs: float, name: str = "signal", lead: str = "",
                       units: str | None = "mV") -> EcgSignal:
     """An :class:`EcgSignal` from an array already in memory (``units=None``: guess mV / µV)."""
-    x = np.asarray(signal_mV, dtype=np.float64)
+    if not isinstance(name, str):
+        raise EcgbeatError(f"name must be a string, got {name!r}")
+    if not isinstance(lead, str):
+        raise EcgbeatError(f"{name}: lead must be the lead's name (a string), got {lead!r}")
+    x = as_samples(signal_mV, name)
     if x.ndim != 1:
         raise EcgbeatError(f"{name}: the signal must be one lead (1-D), got shape {x.shape}")
     rate = _check_fs(fs, name)
     x, warnings = to_millivolts(x, units, name)
     return EcgSignal(name=name, signal_mV=x, fs=rate, lead=lead, path="", warnings=tuple(warnings))
+
+
+def as_samples(values, where: str = "signal") -> np.ndarray:
+    """``values`` as a float64 array; values that are not real numbers (text that is not a number,
+    complex numbers, dates, a bare string) are a one-line error instead of a numpy traceback or a
+    silently dropped imaginary part."""
+    if isinstance(values, (str, bytes)):
+        raise EcgbeatError(f"{where}: samples must be numbers, got a {type(values).__name__} (parse the text first)")
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind in "cVMm":
+            raise TypeError(f"{raw.dtype} values are not real numbers")
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EcgbeatError(f"{where}: samples must be numbers ({first_line(exc)})") from None
 
 
 def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -> tuple[np.ndarray, list[str]]:
@@ -224,11 +250,19 @@ def _amplitude(x: np.ndarray) -> float:
 
 
 def _unit_key(unit: str | None) -> str | None:
-    if not unit:
+    if not unit or not isinstance(unit, str):
         return None
     u = unit.strip().lower().replace("micro", "u").replace("milli", "m").replace("volts", "v")
     u = u.replace("volt", "v")
     return u if u in _UNIT_TO_MV else None
+
+
+def _check_lead(lead, where: str) -> None:
+    """``lead`` is None, a name (str) or a whole-number index >= 0, else a one-line error."""
+    if lead is None or isinstance(lead, str):
+        return
+    if isinstance(lead, (bool, np.bool_)) or not isinstance(lead, (int, np.integer)) or lead < 0:
+        raise EcgbeatError(f"{where}: lead must be a lead name (e.g. 'MLII') or a 0-based index, got {lead!r}")
 
 
 def _check_fs(fs, where: str) -> float:
@@ -236,8 +270,10 @@ def _check_fs(fs, where: str) -> float:
         rate = float(fs)
     except (TypeError, ValueError):
         raise EcgbeatError(f"{where}: sampling frequency must be a number, got {fs!r}") from None
+    if isinstance(fs, (bool, np.bool_)):  # float(True) is 1.0, but True is no sampling frequency
+        raise EcgbeatError(f"{where}: sampling frequency must be a number, got {fs!r}")
     if not np.isfinite(rate) or rate <= 0:
-        raise EcgbeatError(f"{where}: sampling frequency must be positive, got {fs!r}")
+        raise EcgbeatError(f"{where}: sampling frequency must be a positive finite number (Hz), got {fs!r}")
     return rate
 
 
@@ -375,10 +411,18 @@ def _read_annotations(base: Path, annotator: str | None, n_samples: int):
     return sample, symbol
 
 
-def _pick(names: list[str], lead: str | None, where: str, fallback: int = 0) -> int:
-    """Index of the lead to read: ``lead`` when asked for (case-insensitive), else the first name of
-    :data:`DEFAULT_LEADS` present, else ``fallback``."""
+def _pick(names: list[str], lead: str | int | None, where: str, fallback: int = 0,
+          among: list[int] | None = None) -> int:
+    """Index of the lead to read: ``lead`` when asked for (a name, case-insensitive, or an index into
+    ``among``, default all of ``names``), else the first name of :data:`DEFAULT_LEADS` present, else
+    ``fallback``."""
     folded = [n.strip().lower() for n in names]
+    if isinstance(lead, (int, np.integer)):  # bool refused by _check_lead
+        among = list(range(len(names))) if among is None else among
+        if not 0 <= lead < len(among):
+            raise EcgbeatError(f"{where}: no lead index {int(lead)}; the file has {len(among)} lead(s), 0.."
+                               f"{len(among) - 1}: {', '.join(names[i] for i in among)}")
+        return among[int(lead)]
     if lead is not None:
         if lead.strip().lower() not in folded:
             raise EcgbeatError(f"{where}: no lead {lead!r}; the file has {', '.join(names)}")
@@ -426,7 +470,7 @@ def _read_csv(path: Path, lead: str | None, fs: float | None, warnings: list[str
     signal_cols = [i for i, k in enumerate(kinds) if k is None]
     if not signal_cols:
         raise EcgbeatError(f"{path}: no signal column (only time columns {', '.join(names)})")
-    col = _pick([_strip_unit(n) for n in names], lead, str(path), fallback=signal_cols[0])
+    col = _pick([_strip_unit(n) for n in names], lead, str(path), fallback=signal_cols[0], among=signal_cols)
     time_col = next((i for i, k in enumerate(kinds) if k in ("s", "ms")), None)
     _check_csv_cells(path, sep, data, int(has_header), names, col, time_col, warnings, lines)
     rate = _csv_rate(path, data, kinds, fs)
