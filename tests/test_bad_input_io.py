@@ -279,6 +279,31 @@ def test_signal_csv_impossible_values(tmp_path, checkpoint, capsys):
     assert "mV even read as µV: too large for an ECG" in sig.warnings[1]
 
 
+def test_spikes_do_not_make_a_mv_record_look_like_uv(mitdb, checkpoint):
+    """0.2 % of record 100's samples replaced by 1e6: they are missing samples, and the rest of the
+    signal stays in mV (the unit guess does not count them). A stream of the same samples marks
+    them missing too, so stream and analysis see the same signal."""
+    import wfdb
+
+    from ecgbeat.analyze import analyze_record
+    from ecgbeat.io.signals import signal_from_array
+    from ecgbeat.stream import StreamClassifier
+
+    x = wfdb.rdrecord(str(mitdb / "100"), channels=[0], sampto=360 * 60).p_signal[:, 0]
+    spiked = x.copy()
+    where = np.random.default_rng(0).choice(len(x), int(0.002 * len(x)), replace=False)
+    spiked[where] = 1e6
+    sig = signal_from_array(spiked, fs=360.0)
+    assert np.isnan(sig.signal_mV).sum() == len(where) and np.allclose(np.delete(sig.signal_mV, where),
+                                                                     np.delete(x, where))
+    assert sig.warnings == (f"{len(where)} sample(s) more than 10 V from the median (first at sample "
+                            f"{where.min()}) taken as missing",)
+    offline = analyze_record(sig, checkpoint)
+    stream = StreamClassifier(checkpoint, fs=360.0)
+    beats = [b for i in range(0, len(spiked), 180) for b in stream.push(spiked[i:i + 180])] + stream.flush()
+    assert [b["class"] for b in beats] == list(offline.label)
+
+
 def test_signal_csv_indented_comment_is_not_a_sample(tmp_path):
     path = tmp_path / "rec.csv"
     path.write_text("0.1\n0.2\n   # a note\n0.3\n0.4\n")

@@ -409,3 +409,27 @@ def test_a_test_csv_without_some_trained_classes_is_warned_about(beats, csvs, tm
 def test_blank_or_repeated_validation_records_are_refused(csvs, tmp_path, capsys, text, words):
     rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--val-records", text)
     assert rc == 2 and words in err and not (tmp_path / "t").exists()
+
+
+def test_an_unlabelled_test_csv_is_refused_before_training(beats, csvs, tmp_path, capsys):
+    path = tmp_path / "nolabel.csv"
+    np.savetxt(path, beats.X[:30], delimiter=",", fmt="%.6f")  # 187 columns of real beats: no label column
+    rc, err = run_cli(capsys, *train_cli(csvs, tmp_path / "t"), "--test-csv", path)
+    assert rc == 2 and f"{path}: has no label column" in err and not (tmp_path / "t").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_refit_checks_the_device_before_loading_data(lstm_run, tmp_path):
+    """A run trained on a GPU, refitted where there is none: the device error comes first, not after
+    minutes of data loading (here the data folder does not even exist)."""
+    import json
+
+    from ecgbeat.pipeline import refit_model
+
+    meta = json.loads((lstm_run / "model.json").read_text())
+    gpu = tmp_path / "gpu"
+    gpu.mkdir()
+    (gpu / "model.json").write_text(json.dumps({**meta, "train_config": {**meta["train_config"], "device": "cuda"}}))
+    (gpu / "model.safetensors").write_bytes((lstm_run / "model.safetensors").read_bytes())
+    with pytest.raises(EcgbeatError, match="--device cuda: no CUDA device available"):
+        refit_model(gpu / "model.json", tmp_path / "r", mitdb=str(tmp_path / "no_such_folder"), progress=False)

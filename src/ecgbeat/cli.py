@@ -176,7 +176,8 @@ def cmd_train(args) -> None:
         args.seed = seed
         out = args.out if len(seeds) == 1 else Path(args.out) / f"seed{seed}"
         split = load_split(_spec(args), progress=True)
-        _warn_missing_test_classes(split)
+        if seed == seeds[0]:  # the same test CSV for every seed: one warning
+            _warn_missing_test_classes(split)
         path, meta = train_model(split, out, model_name=args.model, model_args=_model_args(args.model_args),
                                  config=_config(args), resume=args.resume, features=args.features,
                                  template=args.template)
@@ -198,6 +199,9 @@ def _warn_missing_test_classes(split) -> None:
     test_csv = split.info.get("test_csv")
     if not test_csv:
         return
+    if (split.test.y < 0).any():
+        raise EcgbeatError(f"{test_csv}: has no label column; the test beats of a training run must be labelled "
+                           "(`ecgbeat predict` classifies unlabelled ones)")
     names = split.train.classes
     trained, tested = set(np.unique(split.train.y).tolist()), set(np.unique(split.test.y).tolist())
     if trained - tested:
@@ -221,10 +225,7 @@ def cmd_refit(args) -> None:
     from pathlib import Path
 
     from .pipeline import refit_model
-    from .training import check_device_name
 
-    if args.device:
-        check_device_name(args.device)
     _not_an_input(Path(args.out) / "model.json", checkpoints=[args.checkpoint])
     _not_replacing([args.out], args.overwrite)
     path, meta = refit_model(args.checkpoint, args.out, mitdb=args.mitdb, device=args.device)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -87,6 +89,8 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
             try:
                 torch.onnx.export(model, args, str(tmp), input_names=names, output_names=["logits"],
                                   dynamic_axes=axes, opset_version=int(opset), dynamo=False)
+            except OSError:
+                raise
             except Exception as exc:  # an operator the opset lacks, ...: torch's own first line
                 name = getattr(model, "model_name", type(model).__name__)
                 reason = first_line(exc, 300).split("[Caused by")[0].strip()  # not torch's graph node
@@ -96,24 +100,40 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
     return target
 
 
-@contextlib.contextmanager
-def _native_output_hidden():
-    """Hide what native code prints on file descriptors 1 and 2 (torch's ONNX exporter prints the
-    whole TorchScript graph when an operator fails to export, whatever its ``verbose``); restored after."""
+_HIDING = threading.Lock()  # one redirection at a time: two would restore each other's sink
+
+
+def _flush_all() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    try:
-        saved = [(fd, os.dup(fd)) for fd in (1, 2)]
-    except OSError:  # no such descriptors (embedded interpreter): nothing to hide
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
+    with contextlib.suppress(Exception):  # C stdio buffers too, so nothing crosses the redirection
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextlib.contextmanager
+def _native_output_hidden():
+    """Hide what native code prints on file descriptors 1 and 2 (torch's ONNX exporter prints the
+    whole TorchScript graph when an operator fails to export, whatever its ``verbose``); restored after.
+    Process-wide while it lasts (other threads' output to those descriptors is hidden too)."""
+    with _HIDING:
+        _flush_all()
+        saved = []
         try:
-            for fd, _ in saved:
-                os.dup2(sink.fileno(), fd)
-            yield
-        finally:
-            for fd, copy in saved:
-                os.dup2(copy, fd)
+            for fd in (1, 2):
+                saved.append((fd, os.dup(fd)))
+        except OSError:  # no such descriptors (embedded interpreter): nothing to hide
+            for _, copy in saved:
                 os.close(copy)
+            yield
+            return
+        with tempfile.TemporaryFile() as sink:
+            try:
+                for fd, _ in saved:
+                    os.dup2(sink.fileno(), fd)
+                yield
+            finally:
+                _flush_all()
+                for fd, copy in saved:
+                    os.dup2(copy, fd)
+                    os.close(copy)

@@ -313,6 +313,9 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
     spec = DataSpec(mitdb=mitdb, records=tuple(info["records"]), split=meta["split"], seed=int(meta["seed"]),
                     val_fraction=info.get("val_fraction"), val_by=info.get("val_by"), scaling=params.scaling,
                     val_records=tuple(info["val_records"]) if info.get("val_records_given") else None)
+    config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"]),
+                                    **({"device": device} if device else {})})
+    resolve_device(config.device)  # a missing GPU is an error before minutes of data loading
     split = load_split(spec, progress=progress)
     if split.info.get("val_records") != info.get("val_records") or len(split.val) != info.get("n_val"):
         raise EcgbeatError(f"{where}: its split does not rebuild the same validation beats "
@@ -321,8 +324,6 @@ def refit_model(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, mitdb
     refit = Split(train=full, val=full.subset(np.zeros(0, dtype=np.int64)), test=split.test, name=split.name,
                   seed=split.seed, info={**split.info, "n_train": len(full), "n_val": 0, "val_records": [],
                                          "refit": True})
-    config = TrainConfig.from_dict({**meta["train_config"], "stop_epoch": int(meta["best_epoch"]),
-                                    **({"device": device} if device else {})})
     model_args = {k: v for k, v in meta["model_args"].items() if k not in ("n_classes", "n_samples", "n_features")}
     refit_of = {"checkpoint": str(Path(checkpoint).resolve()), "best_epoch": int(meta["best_epoch"]),
                 "val_records": info.get("val_records"), "val_by": info.get("val_by"),

@@ -157,7 +157,10 @@ class StreamClassifier:
         x = as_samples(samples, "push()")  # text, complex numbers: one line, not a numpy error
         if x.ndim != 1:
             raise EcgbeatError(f"push() takes one lead (1-D samples), got shape {x.shape}")
-        x = np.where(np.isinf(x), np.nan, x * self._factor)
+        from .io.signals import IMPOSSIBLE_MV
+
+        x = x * self._factor  # samples no ECG can have (infinite, beyond ±10 V) are missing, as read_signal's
+        x = np.where(np.isfinite(x) & (np.abs(x) <= IMPOSSIBLE_MV), x, np.nan)
         self._x = np.concatenate([self._x, x])
         self._bad = np.concatenate([self._bad, np.zeros(len(x), dtype=bool)])
         self._n += len(x)

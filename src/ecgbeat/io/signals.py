@@ -213,7 +213,11 @@ def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -
         x = x * _UNIT_TO_MV[key]
     elif unit:
         warnings.append(f"unknown unit {unit!r}: assumed mV")
-    amplitude = _amplitude(x)
+    finite = np.isfinite(x)
+    near = finite & (np.abs(np.where(finite, x, 0.0) - np.median(x[finite])) <= IMPOSSIBLE_MV)
+    # the unit guess ignores a few impossible samples (spikes), which would otherwise make a mV
+    # signal look like µV; when most samples are that far out (raw ADC counts), it looks at them all
+    amplitude = _amplitude(x[near] if near.sum() >= 0.99 * finite.sum() else x)
     if amplitude > UV_AMPLITUDE_LIMIT and key not in ("uv", "µv", "μv", "nv"):
         stated = f" although the unit says {unit}" if unit else ""
         warnings.append(f"amplitude {amplitude:.0f} is too large for mV{stated}: "
