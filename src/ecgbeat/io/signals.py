@@ -274,7 +274,7 @@ def _check_fs(fs, where: str) -> float:
         rate = float(fs)
     except (TypeError, ValueError):
         raise EcgbeatError(f"{where}: sampling frequency must be a number, got {fs!r}") from None
-    if isinstance(fs, (bool, np.bool_)):  # float(True) is 1.0, but True is no sampling frequency
+    if isinstance(fs, (bool, np.bool_, str, bytes)):  # float(True) is 1.0, float("360") 360.0: neither is a rate
         raise EcgbeatError(f"{where}: sampling frequency must be a number, got {fs!r}")
     if not np.isfinite(rate) or rate <= 0:
         raise EcgbeatError(f"{where}: sampling frequency must be a positive finite number (Hz), got {fs!r}")
