@@ -78,15 +78,15 @@ def test_train_refuses_non_finite_training_samples(sets, value):
     before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(EcgbeatError) as info:
         train(model, with_bad_sample(train_set, [3, 50], value), val_set, ONE_EPOCH, progress=False)
-    assert _one_line(info) == ("training beats: 2 beat(s) with non-finite (NaN or inf) samples, the first at "
-                               "index 3; leave such beats out (or repair them) before training")
+    assert _one_line(info) == (f"training beats: 2 of {len(train_set)} beat(s) with non-finite (NaN or inf) samples, "
+                               "the first at index 3; leave such beats out (or repair them) before training")
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any step
 
 
 def test_train_refuses_non_finite_validation_samples(sets):
     train_set, val_set = sets
-    with pytest.raises(EcgbeatError, match=r"^validation beats: 1 beat\(s\) with non-finite \(NaN or inf\) samples, "
-                                           r"the first at index 7;"):
+    with pytest.raises(EcgbeatError, match=r"^validation beats: 1 of \d+ beat\(s\) with non-finite \(NaN or inf\) "
+                                           r"samples, the first at index 7;"):
         train(tiny(), train_set, with_bad_sample(val_set, [7]), ONE_EPOCH, progress=False)
 
 
@@ -94,13 +94,13 @@ def test_train_refuses_non_finite_template_and_rr_features(sets):
     train_set, val_set = sets
     template = train_set.template.copy()
     template[4, 10] = np.nan
-    with pytest.raises(EcgbeatError, match=r"^training beats: 1 beat\(s\) with non-finite \(NaN or inf\) template "
-                                           r"samples, the first at index 4"):
+    with pytest.raises(EcgbeatError, match=r"^training beats: 1 of \d+ beat\(s\) with non-finite \(NaN or inf\) "
+                                           r"template samples, the first at index 4"):
         train(tiny(in_channels=2), changed(train_set, template=template), val_set, ONE_EPOCH, progress=False)
     rr = train_set.rr_s.copy()
     rr[[9, 12], 0] = np.inf  # a NaN RR is "unknown" and filled in; an infinite one is not
-    with pytest.raises(EcgbeatError, match=r"^training beats: 2 beat\(s\) with non-finite \(NaN or inf\) RR/context "
-                                           r"features, the first at index 9"):
+    with pytest.raises(EcgbeatError, match=r"^training beats: 2 of \d+ beat\(s\) with non-finite \(NaN or inf\) "
+                                           r"RR/context features, the first at index 9"):
         train(tiny(n_features=5), changed(train_set, rr_s=rr), val_set, ONE_EPOCH, progress=False)
     # a template the model does not read is not checked
     result = train(tiny(), changed(train_set, template=template), val_set, ONE_EPOCH, progress=False)
@@ -164,7 +164,7 @@ def test_predict_proba_refuses_unreadable_beats(sets, value):
     beats = with_bad_sample(sets[1], [5, 6], value)
     with pytest.raises(EcgbeatError) as info:
         predict_proba(tiny(), beats)
-    assert _one_line(info) == ("2 of 45 beats have non-finite (NaN or inf) samples, the first at index 5: leave "
+    assert _one_line(info) == ("2 of 45 beat(s) with non-finite (NaN or inf) samples, the first at index 5; leave "
                                "unreadable beats out before classifying (as ecgbeat.analyze does)")
     ok = np.setdiff1d(np.arange(len(beats)), [5, 6])
     proba = predict_proba(tiny(), beats.subset(ok))  # the readable beats alone are classified
@@ -175,8 +175,8 @@ def test_evaluate_and_prediction_csv_refuse_unreadable_beats(sets, tmp_path):
     from ecgbeat.predict import evaluate_beats, predict_proba, write_predictions_csv
 
     meta = {"classes": list(CLASSES)}
-    with pytest.raises(EcgbeatError, match=r"^1 of 45 beats have non-finite \(NaN or inf\) samples, the first at "
-                                           r"index 0: leave unreadable beats out"):
+    with pytest.raises(EcgbeatError, match=r"^1 of 45 beat\(s\) with non-finite \(NaN or inf\) samples, the first at "
+                                           r"index 0; leave unreadable beats out"):
         evaluate_beats(tiny(), meta, with_bad_sample(sets[1], [0]))
     proba = predict_proba(tiny(), sets[1])
     bad = proba.copy()

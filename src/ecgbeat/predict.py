@@ -10,10 +10,9 @@ import numpy as np
 from .checkpoint import load_checkpoint
 from .dsp.rhythm import af_like_by_record
 from .errors import EcgbeatError
-from .features import inputs_for
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics, record_errors
-from .training import INFERENCE_BATCH, _is_int, _is_real, check_batch_size, nonfinite_inputs, predict_logits
+from .training import INFERENCE_BATCH, _is_int, _is_real, check_batch_size, finite_inputs, predict_logits
 from .types import BeatSet, records_in_time_order, refresh_blocks
 
 UNCERTAIN = "uncertain"
@@ -238,12 +237,8 @@ def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> n
     check_batch_size(batch_size)
     if beats.n_samples != model.n_samples:
         raise EcgbeatError(f"model expects beats of {model.n_samples} samples, got {beats.n_samples}")
-    X, feats = inputs_for(model, beats)
-    found = nonfinite_inputs(X, feats)
-    if found is not None:
-        what, bad = found
-        raise EcgbeatError(f"{len(bad)} of {len(beats)} beats have non-finite (NaN or inf) {what}, the first at "
-                           f"index {bad[0]}: leave unreadable beats out before classifying (as ecgbeat.analyze does)")
+    X, feats = finite_inputs(model, beats, "", "leave unreadable beats out before classifying "
+                                                "(as ecgbeat.analyze does)")
     return softmax(predict_logits(model, X, feats, batch_size=batch_size))
 
 

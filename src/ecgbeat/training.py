@@ -283,12 +283,18 @@ def check_training_beats(model: nn.Module, beats: BeatSet, name: str) -> tuple[n
     if len(bad):
         raise EcgbeatError(f"{name}: {len(bad)} label(s) outside 0..{n_classes - 1} (the model's {n_classes} "
                            f"classes), the first at index {bad[0]}: {y[bad[0]]}")
+    return finite_inputs(model, beats, f"{name}: ", "leave such beats out (or repair them) before training")
+
+
+def finite_inputs(model: nn.Module, beats: BeatSet, where: str, advice: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The inputs ``model`` takes for ``beats`` (:func:`inputs_for`), or a one-line
+    :class:`EcgbeatError` (``where`` first, ``advice`` last) when some beat's are not finite."""
     X, feats = inputs_for(model, beats)
     found = nonfinite_inputs(X, feats)
     if found is not None:
         what, bad = found
-        raise EcgbeatError(f"{name}: {len(bad)} beat(s) with non-finite (NaN or inf) {what}, the first at index "
-                           f"{bad[0]}; leave such beats out (or repair them) before training")
+        raise EcgbeatError(f"{where}{len(bad)} of {len(beats)} beat(s) with non-finite (NaN or inf) {what}, "
+                           f"the first at index {bad[0]}; {advice}")
     return X, feats
 
 
