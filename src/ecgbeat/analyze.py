@@ -43,7 +43,7 @@ import numpy as np
 from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
-from .errors import EcgbeatError
+from .errors import EcgbeatError, is_finite_real
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
@@ -125,8 +125,7 @@ class AnalyzeConfig:
 
 def _check_number(what: str, value, low: float, strict: bool) -> None:
     """``value`` is a finite real number above ``low`` (``strict``) or at least ``low``, else a one-line error."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not ok or not np.isfinite(value) or (value <= low if strict else value < low):
+    if not is_finite_real(value) or (value <= low if strict else value < low):
         bound = f"> {low:g}" if strict else f">= {low:g}"
         raise EcgbeatError(f"{what} must be a finite number {bound}, got {value!r}")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -14,7 +13,7 @@ import numpy as np
 
 from .dsp.beats import BeatParams, cut, rr_features
 from .dsp.context import PatientContext
-from .errors import EcgbeatError, first_line
+from .errors import EcgbeatError, check_seed, first_line, is_real
 from .io.atomic import atomic_path
 from .io.mitdb import Record, check_labelled_records, read_record, resolve_mitdb
 from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
@@ -251,7 +250,7 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
     if unlabelled:
         raise EcgbeatError(f"split_beats needs labelled beats: {unlabelled} of {len(beats)} have no label "
                            f"in 0..{len(beats.classes) - 1} (y = -1: unlabelled, e.g. a CSV without labels)")
-    seed = _check_seed(seed)
+    seed = check_seed(seed, "seed")  # None would draw another split every time; sklearn refuses the rest deep inside
     test_fraction = _fraction("test_fraction", test_fraction)
     if split not in SPLITS:
         raise EcgbeatError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
@@ -311,23 +310,10 @@ def split_beats(beats: BeatSet, split: str = "intra", seed: int = 0, val_fractio
                  test=beats.subset(np.sort(test_idx)), name=split, seed=seed, info=info)
 
 
-#: Seeds scikit-learn, NumPy and PyTorch all take (``TrainConfig.seed``, ``--seed``): 0 <= seed < 2**32.
-SEED_LIMIT = 2**32
-
-
-def _check_seed(seed) -> int:
-    """``seed`` when a whole number in [0, 2**32) (as ``TrainConfig`` and ``--seed`` take), else a one-line
-    error: None would draw another split every time, and scikit-learn refuses the others deep inside."""
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < SEED_LIMIT:
-        raise EcgbeatError(f"seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
-    return int(seed)
-
-
 def _fraction(name: str, value) -> float:
     """``value`` when a number strictly between 0 and 1 (20 meaning 20 % is refused, not taken as 20 beats)."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0.0 < value < 1.0:
-        percent = (isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 < value < 100
-                   and float(value).is_integer())
+    if not is_real(value) or not 0.0 < value < 1.0:
+        percent = is_real(value) and 1 < value < 100 and float(value).is_integer()
         hint = f" (for {float(value):g} % write {float(value) / 100:g})" if percent else ""
         raise EcgbeatError(f"{name} must be a number strictly between 0 and 1, got {value!r}{hint}")
     return float(value)

@@ -49,7 +49,7 @@ from .analyze import (
     unreadable_mask,
 )
 from .dsp.beats import causal_lengths, cut_causal
-from .errors import EcgbeatError
+from .errors import EcgbeatError, is_real
 
 #: Extra wait (s) for the detector to confirm a peak after the time a decision needs.
 CONFIRM_S = 1.5
@@ -409,7 +409,7 @@ def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
 
 
 def _chunk_len(chunk_s: float, fs: float) -> int:
-    if not _is_number(chunk_s) or not 0 < chunk_s < float("inf"):
+    if not is_real(chunk_s) or not 0 < chunk_s < float("inf"):
         raise EcgbeatError(f"chunk length must be a positive number of seconds, got {chunk_s!r}")
     return max(1, int(round(chunk_s * fs)))
 
@@ -435,7 +435,7 @@ def _text_chunks(lines, chunk: int):
 def _run(sc: StreamClassifier, chunks, speed: float):
     import time
 
-    if not _is_number(speed) or not 0 <= speed < float("inf"):  # NaN fails too
+    if not is_real(speed) or not 0 <= speed < float("inf"):  # NaN fails too
         raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed!r}")
     counts = {c: 0 for c in (*sc.classes, UNREADABLE)}
     start = time.monotonic()
@@ -455,5 +455,3 @@ def _run(sc: StreamClassifier, chunks, speed: float):
            "n_beats": sum(counts.values()), "beats_per_class": counts}
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import EcgbeatError, first_line
+from .errors import EcgbeatError, check_seed, first_line, is_real, is_whole
 from .features import inputs_for
 from .io.atomic import atomic_path
 from .metrics import classification_metrics
@@ -82,14 +81,14 @@ class TrainConfig:
                 raise EcgbeatError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("max_threads", 0), ("stop_epoch", 0)):
             value = getattr(self, name)
-            if not _is_int(value) or value < low:
+            if not is_whole(value) or value < low:
                 raise EcgbeatError(f"{name} must be a whole number >= {low}, got {value!r}")
         # non-finite values pass "<= 0" tests and reach torch as a traceback (lr=nan) or a NaN loss
         for name, strict in (("lr", True), ("weight_decay", False), ("focal_gamma", False), ("grad_clip", True)):
             value = getattr(self, name)
             if name == "lr" and value is None:
                 continue
-            if not (_is_real(value) and math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            if not (is_real(value) and math.isfinite(value) and (value > 0 if strict else value >= 0)):
                 raise EcgbeatError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
         if not isinstance(self.augment, bool):
             raise EcgbeatError(f"augment must be true or false, got {self.augment!r}")
@@ -116,26 +115,6 @@ class TrainResult:
     train_seconds: float
     config: TrainConfig
     extra: dict = field(default_factory=dict)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-#: Seeds scikit-learn, NumPy and PyTorch all take: 0 <= seed < 2**32.
-SEED_LIMIT = 2**32
-
-
-def check_seed(seed) -> int:
-    """``seed`` when it is a whole number in [0, 2**32) (what every random generator used here
-    takes), else an :class:`EcgbeatError` naming ``--seed``."""
-    if not _is_int(seed) or not 0 <= seed < SEED_LIMIT:
-        raise EcgbeatError(f"--seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
-    return int(seed)
 
 
 #: Device types training and inference can run on (``torch.device`` knows more, e.g. "meta").
@@ -243,7 +222,7 @@ def _loader(X, feats, y, batch_size, gen, sampler: str = "shuffle"):
 def check_batch_size(batch_size) -> int:
     """``batch_size`` when it is a whole number >= 1, else a one-line :class:`EcgbeatError`
     (a negative size gives no batches at all, 0 a bare ``range()`` error)."""
-    if not _is_int(batch_size) or batch_size < 1:
+    if not is_whole(batch_size) or batch_size < 1:
         raise EcgbeatError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
     return int(batch_size)
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EcgbeatError
+from ..errors import EcgbeatError, is_finite_real
 
 SCALINGS = ("fixed", "causal")
 
@@ -48,7 +47,7 @@ def _checked_params(values: dict, where: str) -> dict:
     out = dict(values)
     for name, (kind, rule) in _NUMBERS.items():
         value = values[name]
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        ok = is_finite_real(value)
         if ok and kind is int:
             ok = float(value).is_integer() and value >= (MIN_SAMPLES if name == "n_samples" else 1)
         elif ok:
