@@ -340,3 +340,17 @@ def test_export_onnx_targets_and_model_forms(pair, checkpoint, tmp_path):
         assert files[form].opset_import[0].version == 17
     weights = {form: sorted((t.name, t.raw_data) for t in m.graph.initializer) for form, m in files.items()}
     assert weights["pair"] == weights["module"] == weights["path"] == weights["str"]
+
+
+def test_replay_and_stream_text_check_their_arguments_at_the_call(checkpoint, tmp_path):
+    """A mistake raises when replay() / stream_text() is called, not at the first next() of its events."""
+    from ecgbeat.stream import replay, stream_text
+
+    with pytest.raises(EcgbeatError, match="--speed must be a finite number >= 0"):
+        replay(np.zeros(3600), checkpoint, fs=360.0, speed=float("nan"))
+    with pytest.raises(EcgbeatError, match="chunk length must be a positive number of seconds"):
+        stream_text(["0.1 0.2"], checkpoint, fs=360.0, chunk_s=0)
+    with pytest.raises(EcgbeatError, match="missing.csv: file not found"):
+        replay(tmp_path / "missing.csv", checkpoint, fs=360.0)
+    events = replay(np.zeros(3600), checkpoint, fs=360.0, speed=0)
+    assert list(events)[-1]["event"] == "end"

@@ -375,17 +375,23 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
     config, lead, fs, units
         Analysis settings and :func:`read_signal` options.
 
-    Yields
-    ------
-    dict
-        First ``{"event": "warning", "message"}`` for each of the file's reading warnings
+    Returns
+    -------
+    iterator of dict
+        The file is read and every argument checked at the call (a mistake raises here, not at the
+        first ``next()``). The events: first ``{"event": "warning", "message"}`` for each of the file's reading warnings
         (:attr:`EcgSignal.warnings`: missing samples, an assumed sampling rate ...), then beat dicts
         (see :meth:`StreamClassifier.push`), ``{"event": "unreadable", "start_s", "end_s"}`` per
         closed unreadable segment, and a final ``{"event": "end", ...}``.
     """
-    sig = as_signal(source, lead=lead, fs=fs, units=units)
-    sc = StreamClassifier(checkpoint_or_model, sig.fs, config)
+    sig = as_signal(source, lead=lead, fs=fs, units=units)  # every check here, at the call, not at
+    sc = StreamClassifier(checkpoint_or_model, sig.fs, config)  # the first next() of the events
     chunk = _chunk_len(chunk_s, sig.fs)
+    _check_speed(speed)
+    return _replay_events(sc, sig, chunk, speed)
+
+
+def _replay_events(sc: StreamClassifier, sig, chunk: int, speed: float):
     x = sig.signal_mV
     for message in sig.warnings:
         yield {"event": "warning", "message": message}
@@ -395,7 +401,8 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
 def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
                 config: AnalyzeConfig | None = None, units: str = "mV"):
     """Stream samples given as text (numbers separated by white space, commas or new lines,
-    e.g. standard input); ``nan`` marks a missing sample. Yields as :func:`replay`.
+    e.g. standard input); ``nan`` marks a missing sample. Returns the events as :func:`replay` does
+    (arguments checked at the call; the text is read as the events are taken).
 
     ``lines``: an iterable of text lines (a file, ``sys.stdin``, a list of str), or the whole text as
     one str (split into lines here; iterating a str would give single characters)."""
@@ -405,7 +412,7 @@ def stream_text(lines, checkpoint_or_model, fs: float, chunk_s: float = 0.5,
         raise EcgbeatError(f"stream_text() takes text: lines of str or one str, got {type(lines).__name__}"
                            + (" (decode it first)" if isinstance(lines, (bytes, bytearray)) else ""))
     sc = StreamClassifier(checkpoint_or_model, fs, config, units=units)
-    yield from _run(sc, _text_chunks(lines, _chunk_len(chunk_s, fs)), speed=0.0)
+    return _run(sc, _text_chunks(lines, _chunk_len(chunk_s, fs)), speed=0.0)  # checked at the call
 
 
 def _chunk_len(chunk_s: float, fs: float) -> int:
@@ -432,11 +439,14 @@ def _text_chunks(lines, chunk: int):
         yield np.array(buf)
 
 
+def _check_speed(speed) -> None:
+    if not is_real(speed) or not 0 <= speed < float("inf"):  # NaN fails too
+        raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed!r}")
+
+
 def _run(sc: StreamClassifier, chunks, speed: float):
     import time
 
-    if not is_real(speed) or not 0 <= speed < float("inf"):  # NaN fails too
-        raise EcgbeatError(f"--speed must be a finite number >= 0, got {speed!r}")
     counts = {c: 0 for c in (*sc.classes, UNREADABLE)}
     start = time.monotonic()
     for chunk in chunks:
