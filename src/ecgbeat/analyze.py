@@ -43,7 +43,7 @@ import numpy as np
 from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_features, segment_beats
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
-from .errors import EcgbeatError, is_finite_real
+from .errors import EcgbeatError, is_finite_real, is_whole
 from .io.signals import EcgSignal, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
@@ -109,7 +109,7 @@ class AnalyzeConfig:
                                   ("max_next_rr_s", 0.0, True), ("pause_s", 0.0, True)):
             _check_number(f"AnalyzeConfig {name}", getattr(self, name), low, strict)
         cycles = self.min_cycles
-        if isinstance(cycles, (bool, np.bool_)) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
+        if not is_whole(cycles) or cycles < 1:
             raise EcgbeatError(f"AnalyzeConfig min_cycles must be a whole number >= 1, got {cycles!r}")
         if not isinstance(self.af_gate, (bool, np.bool_)):  # "no" is truthy: it would switch the gate on
             raise EcgbeatError(f"AnalyzeConfig af_gate must be True or False, got {self.af_gate!r}")
@@ -467,8 +467,7 @@ def check_fs(fs: float) -> float:
     try:
         return validate_fs(fs)  # the detector's own rule, reported as a user error
     except ValueError:
-        if (isinstance(fs, (bool, np.bool_)) or not isinstance(fs, (int, float, np.integer, np.floating))
-                or not np.isfinite(fs)):
+        if not is_finite_real(fs):
             raise EcgbeatError(f"sampling rate must be a finite number of Hz, got {fs!r}") from None
         raise EcgbeatError(f"sampling rate {fs} Hz is outside {FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz") from None
 

@@ -118,9 +118,15 @@ def check_meta(meta: dict, info: Path, model: nn.Module | None = None) -> None:
     if n_model is not None and n_beats is not None and n_model != params.n_samples:
         raise EcgbeatError(f"{info}: model_args.n_samples ({n_model}) differs from preprocessing.n_samples "
                            f"({n_beats}); the checkpoint was edited or is corrupt")
+    if model is not None:
+        _check_outputs(meta, info, model)
+
+
+def _check_outputs(meta: dict, info: Path, model: nn.Module) -> None:
+    """As many class names in ``meta`` as ``model`` has outputs."""
     n_out = getattr(model, "n_classes", None)
-    if n_out is not None and len(classes) != n_out:
-        raise EcgbeatError(f"{info}: lists {len(classes)} class names for a model with {n_out} outputs")
+    if n_out is not None and len(meta["classes"]) != n_out:
+        raise EcgbeatError(f"{info}: lists {len(meta['classes'])} class names for a model with {n_out} outputs")
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
@@ -153,7 +159,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model = build_model(meta["model"], meta["model_args"])
     except (ValueError, TypeError) as exc:
         raise EcgbeatError(f"{info}: cannot rebuild model: {exc}") from None
-    check_meta(meta, info, model)
+    _check_outputs(meta, info, model)  # the rest of meta was checked as it was read
     try:
         state = load_file(str(weights))
         model.load_state_dict(state)

@@ -199,9 +199,6 @@ def _warn_missing_test_classes(split) -> None:
     test_csv = split.info.get("test_csv")
     if not test_csv:
         return
-    if (split.test.y < 0).any():
-        raise EcgbeatError(f"{test_csv}: has no label column; the test beats of a training run must be labelled "
-                           "(`ecgbeat predict` classifies unlabelled ones)")
     names = split.train.classes
     trained, tested = set(np.unique(split.train.y).tolist()), set(np.unique(split.test.y).tolist())
     if trained - tested:

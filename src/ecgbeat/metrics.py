@@ -109,22 +109,27 @@ def ec57_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...
         keep = y_true != classes.index("Q")
     t, p = y_true[keep], y_pred[keep]
     out = {"accuracy": float((t == p).mean()) if len(t) else float("nan"), "n": int(len(t))}
-    fusion = classes.index("F") if "F" in classes else None
     for name in ("N", "S", "V", "F"):
         if name not in classes:
             continue
         k = classes.index(name)
         tp = int(((t == k) & (p == k)).sum())
         fn = int(((t == k) & (p != k)).sum())
-        false = (t != k) & (p == k)
-        extra = {}
-        if name == "V" and fusion is not None:
-            fused = false & (t == fusion)
-            false, extra = false & ~fused, {"fusion_called_v": int(fused.sum())}
-        fp = int(false.sum())
+        fp = int(_false_calls(t, p, k, classes).sum())
+        extra = {"fusion_called_v": int(((t == classes.index("F")) & (p == k)).sum())} \
+            if name == "V" and "F" in classes else {}
         out[name] = {"sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
                      "ppv": tp / (tp + fp) if tp + fp else float("nan"), "tp": tp, "fn": fn, "fp": fp, **extra}
     return out
+
+
+def _false_calls(t: np.ndarray, p: np.ndarray, k: int, classes: tuple[str, ...]) -> np.ndarray:
+    """Beats of another class called ``k``, as EC57 (WFDB's ``bxb``) counts false positives: a
+    fusion beat called V is not a false V."""
+    false = (t != k) & (p == k)
+    if classes[k] == "V" and "F" in classes:
+        false &= t != classes.index("F")
+    return false
 
 
 def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 15) -> float:
@@ -173,9 +178,6 @@ def record_errors(y_true: np.ndarray, y_pred: np.ndarray, record: np.ndarray, cl
             if c in classes:
                 k = classes.index(c)
                 row[f"missed_{c}"] = int(((yy == k) & (pp != k)).sum())
-                false = (yy != k) & (pp == k)
-                if c == "V" and "F" in classes:  # a fusion beat called V is not a false V (EC57)
-                    false &= yy != classes.index("F")
-                row[f"false_{c}"] = int(false.sum())
+                row[f"false_{c}"] = int(_false_calls(yy, pp, k, classes).sum())
         out[str(rec)] = row
     return out

@@ -67,10 +67,9 @@ def _csv_validation_split(train_all, path, val_fraction: float, seed: int) -> tu
 
     from sklearn.model_selection import train_test_split
 
-    from .datasets import _strata
+    from .datasets import _fraction, _strata
 
-    if not 0.0 < val_fraction < 1.0:
-        raise EcgbeatError(f"validation fraction must be between 0 and 1, got {val_fraction}")
+    val_fraction = _fraction("val_fraction", val_fraction)
     n = len(train_all)
     if n and (train_all.y < 0).any():
         raise EcgbeatError(f"{path}: training beats need labels; this file has none (no label column)")
@@ -101,6 +100,9 @@ def load_split(spec: DataSpec, progress: bool = False) -> Split:
             raise EcgbeatError("--val-records needs beats built from MIT-BIH records, not Kaggle CSV rows")
         train_all = load_kaggle_csv(spec.train_csv)
         test = load_kaggle_csv(spec.test_csv)
+        if (test.y < 0).any():  # a run's test metrics need labels; `predict` is for unlabelled beats
+            raise EcgbeatError(f"{spec.test_csv}: has no label column; the test beats of a training run must be "
+                               "labelled (`ecgbeat predict` classifies unlabelled ones)")
         val_fraction = spec.val_fraction or 0.1
         fit, val = _csv_validation_split(train_all, spec.train_csv, val_fraction, spec.seed)
         return Split(train=train_all.subset(fit), val=train_all.subset(val),

@@ -9,7 +9,7 @@ import numpy as np
 
 from .checkpoint import load_checkpoint
 from .dsp.rhythm import af_like_by_record
-from .errors import EcgbeatError, is_real, is_whole
+from .errors import EcgbeatError, is_finite_real, is_whole
 from .io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from .metrics import classification_metrics, coverage_curve, ec57_metrics, record_errors
 from .training import INFERENCE_BATCH, check_batch_size, finite_inputs, predict_logits
@@ -50,7 +50,7 @@ def adapt_priors(proba: np.ndarray, train_prior: np.ndarray, iters: int = 1, str
                            f"or all 0), the first at index {bad[0]}; leave unreadable beats out")
     if not is_whole(iters) or iters < 0:
         raise EcgbeatError(f"adapt_priors: iters must be a whole number >= 0, got {iters!r}")
-    if not (is_real(strength) and np.isfinite(strength) and strength >= 0):
+    if not (is_finite_real(strength) and strength >= 0):
         raise EcgbeatError(f"adapt_priors: strength must be a finite number >= 0 (pseudo-beats), got {strength!r}")
     if not isinstance(fixed, (tuple, list, set, frozenset, range, np.ndarray)) or \
             not all(is_whole(c) and 0 <= c < len(train_prior) for c in fixed):

@@ -50,6 +50,7 @@ from .analyze import (
 )
 from .dsp.beats import causal_lengths, cut_causal
 from .errors import EcgbeatError, is_real
+from .io.signals import IMPOSSIBLE_MV, as_samples, unit_factor
 
 #: Extra wait (s) for the detector to confirm a peak after the time a decision needs.
 CONFIRM_S = 1.5
@@ -84,8 +85,6 @@ class StreamClassifier:
 
     def __init__(self, checkpoint_or_model, fs: float, config: AnalyzeConfig | None = None,
                  units: str = "mV"):
-        from .io.signals import unit_factor
-
         self.config = as_config(config)
         self._model, self._meta = load_model(checkpoint_or_model)
         self.classes = tuple(self._meta["classes"])
@@ -152,13 +151,9 @@ class StreamClassifier:
         """
         if self._finished:
             raise EcgbeatError("push() after flush(): call reset() to start a new stream")
-        from .io.signals import as_samples
-
         x = as_samples(samples, "push()")  # text, complex numbers: one line, not a numpy error
         if x.ndim != 1:
             raise EcgbeatError(f"push() takes one lead (1-D samples), got shape {x.shape}")
-        from .io.signals import IMPOSSIBLE_MV
-
         x = x * self._factor  # samples no ECG can have (infinite, beyond ±10 V) are missing, as read_signal's
         x = np.where(np.isfinite(x) & (np.abs(x) <= IMPOSSIBLE_MV), x, np.nan)
         self._x = np.concatenate([self._x, x])

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import EcgbeatError, check_seed, first_line, is_real, is_whole
+from .errors import EcgbeatError, check_seed, first_line, is_finite_real, is_whole
 from .features import inputs_for
 from .io.atomic import atomic_path
 from .metrics import classification_metrics
@@ -88,7 +88,7 @@ class TrainConfig:
             value = getattr(self, name)
             if name == "lr" and value is None:
                 continue
-            if not (is_real(value) and math.isfinite(value) and (value > 0 if strict else value >= 0)):
+            if not (is_finite_real(value) and (value > 0 if strict else value >= 0)):
                 raise EcgbeatError(f"{name} must be a finite number {'>' if strict else '>='} 0, got {value!r}")
         if not isinstance(self.augment, bool):
             raise EcgbeatError(f"augment must be true or false, got {self.augment!r}")
@@ -278,7 +278,7 @@ def finite_inputs(model: nn.Module, beats: BeatSet, where: str, advice: str) -> 
 
 
 def _int64_labels(beats: BeatSet) -> BeatSet:
-    return dataclasses.replace(beats, y=np.asarray(beats.y, dtype=np.int64))
+    return beats if beats.y.dtype == np.int64 else dataclasses.replace(beats, y=beats.y.astype(np.int64))
 
 
 @torch.no_grad()
@@ -375,8 +375,7 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
                            f"({train_set.classes[int(present[0])]}); a classifier needs two or more")
     X_va, f_va = check_training_beats(model, val_set, "validation beats") if validate else (None, None)
     # labels of another integer type (int32: torch's loss takes int64 or uint8 only) as int64
-    train_set = train_set if train_set.y.dtype == np.int64 else _int64_labels(train_set)
-    val_set = val_set if not validate or val_set.y.dtype == np.int64 else _int64_labels(val_set)
+    train_set, val_set = _int64_labels(train_set), _int64_labels(val_set) if validate else val_set
     if config.max_threads:
         torch.set_num_threads(config.max_threads)
     gen = set_seed(config.seed)

@@ -214,7 +214,8 @@ def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -
     elif unit:
         warnings.append(f"unknown unit {unit!r}: assumed mV")
     finite = np.isfinite(x)
-    near = finite & (np.abs(np.where(finite, x, 0.0) - np.median(x[finite])) <= IMPOSSIBLE_MV)
+    deviation = np.where(finite, np.abs(x - np.median(x[finite])), 0.0)  # from the median, in mV
+    near = finite & (deviation <= IMPOSSIBLE_MV)
     # the unit guess ignores a few impossible samples (spikes), which would otherwise make a mV
     # signal look like µV; when most samples are that far out (raw ADC counts), it looks at them all
     amplitude = _amplitude(x[near] if near.sum() >= 0.99 * finite.sum() else x)
@@ -222,9 +223,8 @@ def to_millivolts(signal: np.ndarray, unit: str | None, where: str = "signal") -
         stated = f" although the unit says {unit}" if unit else ""
         warnings.append(f"amplitude {amplitude:.0f} is too large for mV{stated}: "
                         f"taken as µV and divided by 1000")
-        x = x * 1e-3
-    finite = np.isfinite(x)
-    wild = finite & (np.abs(np.where(finite, x, 0.0) - np.median(x[finite])) > IMPOSSIBLE_MV)
+        x, deviation = x * 1e-3, deviation * 1e-3
+    wild = deviation > IMPOSSIBLE_MV
     if wild.any():
         n = int(wild.sum())
         if n > 0.01 * finite.sum():
