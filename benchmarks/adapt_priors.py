@@ -64,7 +64,7 @@ def adapted_only(proba: np.ndarray, beats: dict, train_prior: np.ndarray, settin
     if setting is None:
         return proba
     key = (_digest(proba), _digest(np.asarray(train_prior, dtype=np.float64)), id(beats), setting, causal)
-    if key not in _ADAPTED or _ADAPTED[key][0] is not beats:
+    if key not in _ADAPTED:  # the cache keeps the beats alive, so no other beats can take their id
         out = (adapt_causal_per_record(proba, beats["record"], beats["sample"], train_prior, setting)
                if causal else adapt_per_record(proba, beats["record"], train_prior, setting))
         out.setflags(write=False)  # shared by every later step: none may change it in place
