@@ -44,7 +44,7 @@ from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_feature
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
 from .errors import EcgbeatError, is_finite_real, is_whole
-from .io.signals import EcgSignal, read_signal
+from .io.signals import EcgSignal, _unit_key, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
@@ -153,7 +153,7 @@ def as_signal(source, lead=None, fs: float | None = None, units: str | None = No
     ``units``), an EcgSignal, or one lead of samples in memory (a 1-D array, list or pandas Series;
     :func:`~ecgbeat.io.signals.signal_from_array`, which needs ``fs``)."""
     if isinstance(source, EcgSignal):
-        return source
+        return _check_signal_options(source, lead, fs, units)
     if isinstance(source, (str, os.PathLike)):
         return read_signal(source, lead=lead, fs=fs, units=units)
     if source is None or isinstance(source, (bytes, bytearray, dict, set)) or not (
@@ -168,6 +168,26 @@ def as_signal(source, lead=None, fs: float | None = None, units: str | None = No
     from .io.signals import signal_from_array
 
     return signal_from_array(source, fs, lead=lead or "", units=units)
+
+
+def _check_signal_options(sig: EcgSignal, lead, fs, units) -> EcgSignal:
+    """An EcgSignal carries its own sampling rate, lead and units (mV): options that say otherwise are
+    refused, not silently ignored. Options that agree with it are accepted."""
+    where = f"EcgSignal {sig.name!r}" if sig.name else "EcgSignal"
+    if fs is not None:
+        if not is_finite_real(fs) or fs <= 0:
+            raise EcgbeatError(f"fs must be a positive number of Hz, got {fs!r}")
+        if abs(float(fs) - float(sig.fs)) > 1e-6 * float(sig.fs):
+            raise EcgbeatError(f"{where} is sampled at {sig.fs:g} Hz; fs={fs:g} contradicts it (an EcgSignal "
+                               "keeps its own rate: pass the samples as an array to give another)")
+    if lead is not None and not (isinstance(lead, str) and lead in (sig.lead, "") or not sig.lead) and not (
+            is_whole(lead) and int(lead) == 0):
+        raise EcgbeatError(f"{where} holds one lead ({sig.lead or 'unnamed'}); lead={lead!r} names another: "
+                           "choose the lead when reading the record (read_signal(path, lead=...))")
+    if units is not None and _unit_key(units) != "mv":
+        raise EcgbeatError(f"{where} is in mV already; units={units!r} contradicts it: give units when reading "
+                           "the record or making the signal (signal_from_array(samples, fs, units=...))")
+    return sig
 
 
 def check_reference(ann_sample, ann_symbol, n_samples: int | None = None, where: str = "signal") -> None:
