@@ -57,6 +57,32 @@ def test_demo_writes_everything(demo_run):
     assert "Confusion" in report or "confusion" in report
 
 
+def test_demo_benchmark_summarises_a_demo_run(demo_run, tmp_path):
+    """benchmarks/demo.py --run: the README's demo numbers come from a results file, not from memory."""
+    from pathlib import Path
+
+    run, _ = demo_run
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(repo / "benchmarks" / "demo.py"), "--run", str(run), "--out",
+                          str(tmp_path), "--stem", "d"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.md"]
+    row = json.loads((tmp_path / "d.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    summary = json.loads((run / "run.json").read_text())
+    assert row["accuracy"] == metrics["accuracy"] and row["macro_f1"] == metrics["macro_f1"]
+    assert row["seed"] == 1 and row["split"] == "intra" and row["epochs"] == 3
+    assert row["ec57"]["V"]["ppv"] == metrics["ec57"]["V"]["ppv"]
+    assert row["demo_seconds"] == summary["total_seconds"] and row["make_demo_wall_seconds"] is None
+    assert row["git_commit"] and row["machine"]
+    md = (tmp_path / "d.md").read_text()
+    assert f"{100 * metrics['accuracy']:.2f} %" in md and "not measured" in md
+    bad = subprocess.run([sys.executable, str(repo / "benchmarks" / "demo.py"), "--run", str(tmp_path), "--out",
+                          str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "is not a finished demo run folder" in bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "x").exists()
+
+
 def test_evaluate_reproduces_demo_metrics(demo_run, mitdb, tmp_path):
     run, _ = demo_run
     out = run_cli("evaluate", run / "model.json", "--mitdb", mitdb, "--records", RECORDS, "--out", tmp_path)
