@@ -473,3 +473,29 @@ def test_class_mix_counts_every_beat_by_record_and_set(mitdb, tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 2 and not (tmp_path / "bad").exists()
     assert proc.stderr.count("\n") == 1 and "999" in proc.stderr
+
+
+def test_frontier_ranks_settings_by_the_targets_they_meet(tmp_path):
+    """benchmarks/frontier.py: the diagnostic's ranking (targets met, then shortfall) and its refusal of a
+    folder without refits (no checkpoints needed for either)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from frontier import TARGETS, ranked, standing
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    at = dict(TARGETS)
+    assert standing(at) == (5, 0.0)
+    assert standing({**at, "S_se": 0.788}) == (4, pytest.approx(0.012))
+    rows = ranked([{"setting": "a", "mean": {**at, "S_se": 0.70, "V_se": 0.89}},
+                   {"setting": "b", "mean": {**at, "S_se": 0.788}},
+                   {"setting": "c", "mean": {**at, "S_se": 0.75}},
+                   {"setting": "d", "mean": {**at, "accuracy": 0.99}}])
+    assert [r["setting"] for r in rows] == ["d", "b", "c", "a"]
+    assert [r["met"] for r in rows] == [5, 4, 4, 3]
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(tmp_path),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no inter-seed<S>-<model>/model.json" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(tmp_path),
+                          "--self-train", "2:0"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--self-train needs 0 < CONFIDENCE < 1 and C > 0, got '2:0'" in bad.stderr
