@@ -39,7 +39,7 @@ def fresh_clone_demo(mitdb: Path, workdir: Path) -> tuple[Path, float]:
     wall = time.perf_counter() - t
     if done.returncode:
         raise SystemExit(f"demo.py: `make demo` in the fresh clone {clone} failed (exit {done.returncode})")
-    runs = sorted(p for p in (clone / "runs").iterdir() if (p / "run.json").is_file())
+    runs = sorted(p for p in (clone / "runs").glob("*") if (p / "run.json").is_file())
     if not runs:
         raise SystemExit(f"demo.py: `make demo` in {clone} wrote no runs/<timestamp>/run.json")
     return runs[-1], wall
@@ -48,11 +48,16 @@ def fresh_clone_demo(mitdb: Path, workdir: Path) -> tuple[Path, float]:
 def summarise(run: Path, wall_s: float | None, commit: str | None, dirty: bool | None) -> dict:
     """The demo run folder's numbers (run.json, metrics.json, model.json) as one result row."""
     try:
-        summary = json.loads((run / "run.json").read_text())
-        metrics = json.loads((run / "metrics.json").read_text())
-        meta = json.loads((run / "model.json").read_text())
-    except (OSError, ValueError) as e:
-        raise SystemExit(f"demo.py: {run} is not a finished demo run folder: {e}") from None
+        return _row(run, wall_s, commit, dirty)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        raise SystemExit(f"demo.py: {run} is not a finished demo run folder "
+                         f"({type(e).__name__}: {e})") from None
+
+
+def _row(run: Path, wall_s: float | None, commit: str | None, dirty: bool | None) -> dict:
+    summary = json.loads((run / "run.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    meta = json.loads((run / "model.json").read_text())
     per_class = {c: {"sensitivity": v["sensitivity"], "precision": v["precision"], "support": v["support"]}
                  for c, v in metrics["per_class"].items()}
     ec57 = {c: {"sensitivity": metrics["ec57"][c]["sensitivity"], "ppv": metrics["ec57"][c]["ppv"]} for c in "SV"}
@@ -68,20 +73,21 @@ def summarise(run: Path, wall_s: float | None, commit: str | None, dirty: bool |
         "make_demo_wall_seconds": None if wall_s is None else round(wall_s, 1),
         "demo_git_commit": summary["environment"].get("git_commit"), "environment": summary["environment"],
         "git_commit": commit, "uncommitted_changes": dirty, "machine": f"{cpu_name()}, {os.cpu_count()} cores",
-        "date": time.strftime("%Y-%m-%d"), "run_dir": str(run),
+        # the day the run finished (its run.json), not the day it was summarised
+        "date": time.strftime("%Y-%m-%d", time.localtime((run / "run.json").stat().st_mtime)), "run_dir": str(run),
     }
 
 
 def render(r: dict) -> str:
     pc, e = r["per_class"], r["ec57"]
-    wall = (f"{r['make_demo_wall_seconds'] / 60:.0f} min {r['make_demo_wall_seconds'] % 60:.0f} s"
+    wall = ("{} min {:02d} s".format(*divmod(round(r["make_demo_wall_seconds"]), 60))
             if r["make_demo_wall_seconds"] is not None else "not measured (a run folder summarised)")
     lines = [
         "# What `make demo` measured", "",
         f"`{r['command']}`, {r['date']}, {r['machine']}; python {r['environment'].get('python')}, torch "
-        f"{r['environment'].get('torch')}; commit {r['git_commit']}"
-        + (" (with uncommitted changes)" if r["uncommitted_changes"] else "")
-        + f"; the demo's own checkpoint names commit {r['demo_git_commit']}.", "",
+        f"{r['environment'].get('torch')}; the demo ran commit {r['demo_git_commit']} (its checkpoint's record)"
+        + (f"; summarised at commit {r['git_commit']}" if r["git_commit"] != r["demo_git_commit"] else "")
+        + (" (with uncommitted changes)" if r["uncommitted_changes"] else "") + ".", "",
         f"Split {r['split']}, seed {r['seed']}; model `{r['model']}`, {r['epochs']} epochs (best on validation: "
         f"{r['best_epoch']}), batch {r['batch_size']}; {r['n_test']:,} test beats never used for selection.", "",
         "| accuracy | macro-F1 | majority class | S Se / precision | V Se / precision | F Se / precision | "
@@ -115,12 +121,13 @@ def main(argv=None) -> int:
             raise SystemExit(f"demo.py: no MIT-BIH in {mitdb} (100.hea missing): pass --mitdb or set $ECGBEAT_MITDB")
         with tempfile.TemporaryDirectory(prefix="ecgbeat-demo-") as tmp:
             run, wall = fresh_clone_demo(mitdb, Path(tmp))
-            row = summarise(run, wall, commit, dirty)
+            row = summarise(run, wall, commit, False)  # the clone is HEAD, without this tree's changes
             row["run_dir"] = "(fresh clone, removed)"
+    text = render(row)  # before writing either file: never a new .json beside a stale .md
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / f"{args.stem}.json", row)
-    write_text_atomic(args.out / f"{args.stem}.md", render(row))
-    print(render(row))
+    write_text_atomic(args.out / f"{args.stem}.md", text)
+    print(text)
     return 0
 
 

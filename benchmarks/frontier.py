@@ -28,7 +28,14 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs  # noqa: E402  (beside this script)
+from bench_common import (  # noqa: E402  (beside this script)
+    default_mitdb,
+    ec57_row,
+    families,
+    git_info,
+    kept_runs,
+    mean_std,
+)
 
 RESULTS = REPO / "benchmarks" / "results"
 #: issue 3's inter-patient targets (EC57, DS2): key of :func:`bench_common.ec57_row` -> lowest value
@@ -49,13 +56,14 @@ def ranked(rows: list[dict]) -> list[dict]:
 
 
 def parse_self_train(text: str) -> dict:
+    """``CONF:C`` as ``ecgbeat.self_training.parse_self_training`` reads it, for argparse."""
+    from ecgbeat.errors import EcgbeatError
+    from ecgbeat.self_training import parse_self_training
+
     try:
-        conf, c = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--self-train must be CONFIDENCE:C, e.g. 0.7:0.1, got {text!r}") from None
-    if not (0 < conf < 1 and c > 0):
-        raise argparse.ArgumentTypeError(f"--self-train needs 0 < CONFIDENCE < 1 and C > 0, got {text!r}")
-    return {"confidence": conf, "C": c}
+        return parse_self_training(text)
+    except EcgbeatError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,12 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--top", type=int, default=12, help="rows per gate variant in the Markdown (default: 12)")
     args = p.parse_args(argv)
+    if args.size < 1:
+        p.error(f"--size must be a whole number >= 1, got {args.size}")
 
     import torch
     from adapt_priors import GRID, adjusted, name, where
 
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import record_errors
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.predict import predict_proba
 
@@ -109,17 +121,23 @@ def main(argv: list[str] | None = None) -> int:
             for st in (None, args.self_train):
                 per = [ec57_row(test.y, adjusted(pr, beats, tp, setting, True, st), test.classes)
                        for pr, tp in ensembles]
-                rows.append({"setting": name(setting, st), "ensembles": per,
-                             "mean": {k: float(np.mean([r[k] for r in per])) for k in per[0]}})
-        variants["af_gate" if gate else "no_gate"] = ranked(rows)
+                rows.append({"setting": name(setting, st), "raw": (setting, st), "ensembles": per,
+                             "mean": {k: v for k, v in mean_std(per).items() if not k.endswith("_std")}})
+        rows = ranked(rows)
+        setting, st = rows[0].pop("raw")  # the best row: where its S and V errors are, per ensemble
+        rows[0]["record_errors"] = [record_errors(test.y, adjusted(pr, beats, tp, setting, True, st).argmax(1),
+                                                  test.record, CLASSES) for pr, tp in ensembles]
+        for r in rows[1:]:
+            r.pop("raw")
+        variants["af_gate" if gate else "no_gate"] = rows
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "test_runs": str(args.test_runs),
             "family": family, "groups": groups, "targets": TARGETS, "self_train": args.self_train,
             "git_commit": commit, "git_dirty": dirty, "causal": True,
             "command": "python benchmarks/frontier.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "total_seconds": round(time.perf_counter() - t0, 1)}
+    text = render(meta, variants, args.top)  # before writing either file: never a new .json beside a stale .md
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / f"{args.stem}.json", {"meta": meta, "variants": variants})
-    text = render(meta, variants, args.top)
     write_text_atomic(args.out / f"{args.stem}.md", text)
     print(text)
     return 0
@@ -148,6 +166,16 @@ def render(meta: dict, variants: dict, top: int) -> str:
             m = r["mean"]
             lines.append(f"| {r['setting']} | {r['met']} | " + " | ".join(
                 f"{100 * m[k]:.1f}" for k in ("accuracy", "S_se", "S_ppv", "V_se", "V_ppv")) + " |")
+        lines.append("")
+        errs = rows[0]["record_errors"]
+        keys = ("false_S", "missed_S", "false_V", "missed_V")
+        worst = sorted(errs[0], key=lambda rec: -sum(e[rec][k] for e in errs for k in keys))[:8]
+        lines += ["Errors of the best row, per ensemble: " + "; ".join(
+            f"{k.replace('_', ' ')} {' / '.join(str(sum(e[rec][k] for rec in e)) for e in errs)}" for k in keys)
+            + ". The records behind most:", "", "| record | false S | missed S | false V | missed V |",
+            "|---|---|---|---|---|"]
+        lines += [f"| {rec} | " + " | ".join(" / ".join(str(e[rec][k]) for e in errs) for k in keys) + " |"
+                  for rec in worst]
         lines.append("")
     return "\n".join(lines)
 

@@ -206,18 +206,24 @@ def test_an_ecgsignal_refuses_options_that_contradict_it(samples, pair, result):
     """An EcgSignal carries its own rate, lead and units: options that agree are accepted, options that
     contradict them are refused (they were silently ignored), in analyze_record and replay alike."""
     sig = signal_from_array(samples, 360.0, name="100", lead="MLII")
-    for agreeing in ({"fs": 360}, {"fs": np.float64(360.0)}, {"lead": "MLII"}, {"lead": 0}, {"units": "mV"},
-                     {"units": "millivolts"}):
+    for agreeing in ({"fs": 360}, {"fs": np.float64(360.0)}, {"lead": "MLII"}, {"lead": " mlii "}, {"lead": 0},
+                     {"lead": np.int64(0)}, {"units": "mV"}, {"units": "millivolts"}, {"units": ""}):
         same_result(analyze_record(sig, pair, **agreeing), result)
-    refused("EcgSignal '100' is sampled at 360 Hz; fs=250 contradicts it", analyze_record, sig, pair, fs=250)
-    refused("EcgSignal '100' holds one lead (MLII); lead='V1' names another", analyze_record, sig, pair, lead="V1")
-    refused("holds one lead (MLII); lead=1 names another", analyze_record, sig, pair, lead=1)
+    refused("EcgSignal '100' is sampled at 360.0 Hz; fs=250 contradicts it", analyze_record, sig, pair, fs=250)
+    refused("EcgSignal '100' holds one lead ('MLII'); lead='V1' names another", analyze_record, sig, pair,
+            lead="V1")
+    refused("holds one lead ('MLII'); lead=1 names another", analyze_record, sig, pair, lead=1)
     refused("EcgSignal '100' is in mV already; units='uV' contradicts it", analyze_record, sig, pair, units="uV")
-    refused("fs must be a positive number of Hz, got -1", analyze_record, sig, pair, fs=-1)
+    refused("EcgSignal '100': unknown units 'furlongs' (mV, uV or V)", analyze_record, sig, pair, units="furlongs")
+    refused("EcgSignal '100': sampling frequency must be a positive finite number (Hz), got -1", analyze_record,
+            sig, pair, fs=-1)
     refused("fs=500 contradicts it", replay, sig, pair, speed=0, fs=500)  # at the call, not at the first event
-    # a signal without a lead name does not contradict a named lead
+    # a signal without a lead name does not contradict a named lead; bad leads are refused either way
     unnamed = signal_from_array(samples, 360.0, name="100")
     same_result(analyze_record(unnamed, pair, lead="MLII"), result)
+    for bad in (-3, True, 3.5, [1]):
+        refused(f"EcgSignal '100': lead must be a lead name (e.g. 'MLII') or a 0-based index, got {bad!r}",
+                analyze_record, unnamed, pair, lead=bad)
 
 
 def test_reference_annotations_of_different_lengths(samples, pair, mitdb):

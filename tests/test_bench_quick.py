@@ -498,4 +498,8 @@ def test_frontier_ranks_settings_by_the_targets_they_meet(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
     bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(tmp_path),
                           "--self-train", "2:0"], capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "--self-train needs 0 < CONFIDENCE < 1 and C > 0, got '2:0'" in bad.stderr
+    assert bad.returncode == 2 and "--self-train takes CONFIDENCE:C (0 < confidence <= 1" in bad.stderr
+    assert "got '2:0'" in bad.stderr
+    size = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(tmp_path),
+                           "--size", "0"], capture_output=True, text=True, timeout=120)
+    assert size.returncode == 2 and "--size must be a whole number >= 1, got 0" in size.stderr

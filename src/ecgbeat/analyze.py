@@ -44,7 +44,7 @@ from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_feature
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
 from .errors import EcgbeatError, is_finite_real, is_whole
-from .io.signals import EcgSignal, _unit_key, read_signal
+from .io.signals import EcgSignal, _check_fs, _check_lead, _unit_key, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
@@ -150,7 +150,8 @@ def as_config(config) -> AnalyzeConfig:
 
 def as_signal(source, lead=None, fs: float | None = None, units: str | None = None) -> EcgSignal:
     """The :class:`EcgSignal` of ``source``: a record file (:func:`read_signal` with ``lead``, ``fs``,
-    ``units``), an EcgSignal, or one lead of samples in memory (a 1-D array, list or pandas Series;
+    ``units``), an EcgSignal (which keeps its own rate, lead and units: options contradicting them are
+    refused), or one lead of samples in memory (a 1-D array, list or pandas Series;
     :func:`~ecgbeat.io.signals.signal_from_array`, which needs ``fs``)."""
     if isinstance(source, EcgSignal):
         return _check_signal_options(source, lead, fs, units)
@@ -172,21 +173,27 @@ def as_signal(source, lead=None, fs: float | None = None, units: str | None = No
 
 def _check_signal_options(sig: EcgSignal, lead, fs, units) -> EcgSignal:
     """An EcgSignal carries its own sampling rate, lead and units (mV): options that say otherwise are
-    refused, not silently ignored. Options that agree with it are accepted."""
+    refused, not silently ignored. Options that agree with it are accepted (a lead by its name, case and
+    surrounding spaces aside, or as index 0; any name for a signal whose lead has none)."""
     where = f"EcgSignal {sig.name!r}" if sig.name else "EcgSignal"
     if fs is not None:
-        if not is_finite_real(fs) or fs <= 0:
-            raise EcgbeatError(f"fs must be a positive number of Hz, got {fs!r}")
-        if abs(float(fs) - float(sig.fs)) > 1e-6 * float(sig.fs):
-            raise EcgbeatError(f"{where} is sampled at {sig.fs:g} Hz; fs={fs:g} contradicts it (an EcgSignal "
+        rate = _check_fs(fs, where)
+        if abs(rate - float(sig.fs)) > 1e-6 * float(sig.fs):
+            raise EcgbeatError(f"{where} is sampled at {float(sig.fs)!r} Hz; fs={fs!r} contradicts it (an EcgSignal "
                                "keeps its own rate: pass the samples as an array to give another)")
-    if lead is not None and not (isinstance(lead, str) and lead in (sig.lead, "") or not sig.lead) and not (
-            is_whole(lead) and int(lead) == 0):
-        raise EcgbeatError(f"{where} holds one lead ({sig.lead or 'unnamed'}); lead={lead!r} names another: "
-                           "choose the lead when reading the record (read_signal(path, lead=...))")
-    if units is not None and _unit_key(units) != "mv":
-        raise EcgbeatError(f"{where} is in mV already; units={units!r} contradicts it: give units when reading "
-                           "the record or making the signal (signal_from_array(samples, fs, units=...))")
+    if lead is not None:
+        _check_lead(lead, where)
+        named = isinstance(lead, str) and (not sig.lead or lead.strip().lower() == sig.lead.strip().lower())
+        if not (named or (not isinstance(lead, str) and int(lead) == 0)):
+            raise EcgbeatError(f"{where} holds one lead ({sig.lead!r}); lead={lead!r} names another: choose the "
+                               "lead when reading the record (read_signal(path, lead=...))")
+    if units is not None and units != "":
+        key = _unit_key(units)
+        if key is None:
+            raise EcgbeatError(f"{where}: unknown units {units!r} (mV, uV or V)")
+        if key != "mv":
+            raise EcgbeatError(f"{where} is in mV already; units={units!r} contradicts it: give units when reading "
+                               "the record or making the signal (signal_from_array(samples, fs, units=...))")
     return sig
 
 
@@ -273,7 +280,8 @@ def analyze_record(source, checkpoint_or_model, config: AnalyzeConfig | None = N
     config : AnalyzeConfig or dict, optional
     lead, fs, units : optional
         Passed to :func:`read_signal` when ``source`` is a path (to
-        :func:`~ecgbeat.io.signals.signal_from_array` when it is an array).
+        :func:`~ecgbeat.io.signals.signal_from_array` when it is an array). An :class:`EcgSignal`
+        keeps its own: options that contradict it are refused (:func:`as_signal`).
 
     Returns
     -------

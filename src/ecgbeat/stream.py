@@ -368,7 +368,8 @@ def replay(source, checkpoint_or_model, speed: float = 1.0, chunk_s: float = 0.5
     chunk_s : float, default 0.5
         Samples pushed at a time, seconds.
     config, lead, fs, units
-        Analysis settings and :func:`read_signal` options.
+        Analysis settings and :func:`read_signal` options (as in
+        :func:`~ecgbeat.analyze.analyze_record`: an EcgSignal refuses options that contradict it).
 
     Returns
     -------
