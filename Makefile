@@ -60,7 +60,7 @@ bench-inter: $(STAMP)
 		--stem accuracy_inter_bench_refit_5folds
 
 # What the README's "What `make demo` measured" quotes: `make demo` in a fresh clone of HEAD (a new
-# .venv), timed, its numbers written to benchmarks/results/demo.md and .json (about 6 minutes).
+# .venv), timed, its numbers written to benchmarks/results/demo.md and .json (about 5 minutes).
 bench-demo: $(STAMP)
 	$(PY) benchmarks/demo.py
 

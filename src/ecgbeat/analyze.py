@@ -44,7 +44,7 @@ from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_feature
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
 from .errors import EcgbeatError, is_finite_real, is_whole
-from .io.signals import EcgSignal, _check_fs, _check_lead, _unit_key, read_signal
+from .io.signals import EcgSignal, check_options, read_signal
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
@@ -154,7 +154,7 @@ def as_signal(source, lead=None, fs: float | None = None, units: str | None = No
     refused), or one lead of samples in memory (a 1-D array, list or pandas Series;
     :func:`~ecgbeat.io.signals.signal_from_array`, which needs ``fs``)."""
     if isinstance(source, EcgSignal):
-        return _check_signal_options(source, lead, fs, units)
+        return check_options(source, lead, fs, units)
     if isinstance(source, (str, os.PathLike)):
         return read_signal(source, lead=lead, fs=fs, units=units)
     if source is None or isinstance(source, (bytes, bytearray, dict, set)) or not (
@@ -169,32 +169,6 @@ def as_signal(source, lead=None, fs: float | None = None, units: str | None = No
     from .io.signals import signal_from_array
 
     return signal_from_array(source, fs, lead=lead or "", units=units)
-
-
-def _check_signal_options(sig: EcgSignal, lead, fs, units) -> EcgSignal:
-    """An EcgSignal carries its own sampling rate, lead and units (mV): options that say otherwise are
-    refused, not silently ignored. Options that agree with it are accepted (a lead by its name, case and
-    surrounding spaces aside, or as index 0; any name for a signal whose lead has none)."""
-    where = f"EcgSignal {sig.name!r}" if sig.name else "EcgSignal"
-    if fs is not None:
-        rate = _check_fs(fs, where)
-        if abs(rate - float(sig.fs)) > 1e-6 * float(sig.fs):
-            raise EcgbeatError(f"{where} is sampled at {float(sig.fs)!r} Hz; fs={fs!r} contradicts it (an EcgSignal "
-                               "keeps its own rate: pass the samples as an array to give another)")
-    if lead is not None:
-        _check_lead(lead, where)
-        named = isinstance(lead, str) and (not sig.lead or lead.strip().lower() == sig.lead.strip().lower())
-        if not (named or (not isinstance(lead, str) and int(lead) == 0)):
-            raise EcgbeatError(f"{where} holds one lead ({sig.lead!r}); lead={lead!r} names another: choose the "
-                               "lead when reading the record (read_signal(path, lead=...))")
-    if units is not None and units != "":
-        key = _unit_key(units)
-        if key is None:
-            raise EcgbeatError(f"{where}: unknown units {units!r} (mV, uV or V)")
-        if key != "mv":
-            raise EcgbeatError(f"{where} is in mV already; units={units!r} contradicts it: give units when reading "
-                               "the record or making the signal (signal_from_array(samples, fs, units=...))")
-    return sig
 
 
 def check_reference(ann_sample, ann_symbol, n_samples: int | None = None, where: str = "signal") -> None:

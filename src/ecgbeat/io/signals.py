@@ -152,13 +152,44 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
     else:
         raise EcgbeatError(f"{p}: unknown ECG file type {suffix or '(no extension)'!r}; use a WFDB "
                            f"record (.hea/.dat), a CSV (.csv/.txt/.tsv) or an EDF (.edf/.bdf) file")
-    if fs is not None and abs(float(fs) - rate) > 0.01 * rate:
+    if fs is not None and not fs_agrees(fs, rate):
         raise EcgbeatError(f"{p}: --fs {fs:g} Hz contradicts the file's {rate:g} Hz")
     signal, warnings = to_millivolts(signal, units or unit, str(p))
     warnings = read_warnings + warnings
     return EcgSignal(name=p.stem if suffix else p.name, signal_mV=signal, fs=float(rate),
                      lead=lead_name, ann_sample=ann[0], ann_symbol=ann[1], path=str(p),
                      warnings=tuple(warnings))
+
+
+def fs_agrees(fs: float, rate: float) -> bool:
+    """Whether a stated sampling rate ``fs`` is the signal's own ``rate`` (within 1 %: headers round)."""
+    return abs(float(fs) - float(rate)) <= 0.01 * float(rate)
+
+
+def check_options(sig: EcgSignal, lead=None, fs=None, units=None) -> EcgSignal:
+    """``sig`` when ``lead``, ``fs`` and ``units`` agree with it, else a one-line error: an EcgSignal
+    carries its own rate, lead and units (mV), so options that say otherwise are refused, not silently
+    ignored. A lead agrees by its name (as :func:`read_signal` compares names), as index 0, or with any
+    name when the signal's lead has none; empty units say nothing."""
+    where = f"EcgSignal {sig.name!r}" if sig.name else "EcgSignal"
+    if fs is not None and not fs_agrees(_check_fs(fs, where), sig.fs):
+        raise EcgbeatError(f"{where} is sampled at {float(sig.fs)!r} Hz; fs={fs!r} contradicts it (an EcgSignal "
+                           "keeps its own rate: pass the samples as an array to give another)")
+    if lead is not None:
+        _check_lead(lead, where)
+        agrees = (not sig.lead or lead.strip().lower() == sig.lead.strip().lower()) if isinstance(lead, str) \
+            else int(lead) == 0
+        if not agrees:
+            raise EcgbeatError(f"{where} holds one lead ({sig.lead!r}); lead={lead!r} names another: choose the "
+                               "lead when reading the record (read_signal(path, lead=...))")
+    if units not in (None, ""):
+        key = _unit_key(units)
+        if key is None:
+            raise EcgbeatError(f"{where}: unknown units {units!r} (mV, uV or V)")
+        if key != "mv":
+            raise EcgbeatError(f"{where} is in mV already; units={units!r} contradicts it: give units when reading "
+                               "the record or making the signal (signal_from_array(samples, fs, units=...))")
+    return sig
 
 
 def signal_from_array(signal_mV, fs: float, name: str = "signal", lead: str = "",
