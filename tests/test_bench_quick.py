@@ -486,6 +486,8 @@ def test_frontier_ranks_settings_by_the_targets_they_meet(tmp_path):
     at = dict(TARGETS)
     assert standing(at) == (5, 0.0)
     assert standing({**at, "S_se": 0.788}) == (4, pytest.approx(0.012))
+    assert standing({**at, "S_ppv": float("nan")}) == (4, pytest.approx(0.60))  # no S call: undefined +P
+    assert standing({**at, "S_ppv": None}) == (4, pytest.approx(0.60))  # as JSON writes it
     rows = ranked([{"setting": "a", "mean": {**at, "S_se": 0.70, "V_se": 0.89}},
                    {"setting": "b", "mean": {**at, "S_se": 0.788}},
                    {"setting": "c", "mean": {**at, "S_se": 0.75}},
@@ -503,3 +505,62 @@ def test_frontier_ranks_settings_by_the_targets_they_meet(tmp_path):
     size = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(tmp_path),
                            "--size", "0"], capture_output=True, text=True, timeout=120)
     assert size.returncode == 2 and "--size must be a whole number >= 1, got 0" in size.stderr
+
+
+def test_frontier_scores_every_setting_as_the_pipeline_does(mitdb, tmp_path):
+    """benchmarks/frontier.py end to end on two DS2 records: every setting x smoothing x self-training
+    scored on each ensemble, ranked, and the rows equal ecgbeat.predict.adjust_proba's own numbers."""
+    from ecgbeat.checkpoint import load_checkpoint
+    from ecgbeat.datasets import concat
+    from ecgbeat.pipeline import DataSpec, load_split, train_model, train_transitions
+    from ecgbeat.predict import adjust_proba, af_rr, predict_proba
+    from ecgbeat.training import TrainConfig
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_common import ec57_row
+        from frontier import ranked
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    runs, records = tmp_path / "refits", "100,105,106,209"
+    split = load_split(DataSpec(mitdb=str(mitdb), split="inter", seed=0, records=tuple(records.split(","))))
+    for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):  # two quick epochs each
+        train_model(split, runs / f"inter-seed{seed}-{name}", model_name=name, model_args={"hidden_size": 8},
+                    config=TrainConfig(epochs=2, seed=seed, class_weight="balanced", max_threads=1), progress=False,
+                    features="rr")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(runs),
+                           "--models", "lstm,cnn_lstm", "--size", "1", "--gate", "on", "--smooth", "1",
+                           "--records", records, "--mitdb", str(mitdb), "--out", str(out), "--stem", "f",
+                           "--top", "3"], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    doc = json.loads((out / "f.json").read_text())
+    assert list(doc["variants"]) == ["af_gate"] and doc["meta"]["smooth"] == [1.0]
+    assert doc["meta"]["groups"] == [[0], [1]] and doc["meta"]["records"] == records.split(",")
+    rows = doc["variants"]["af_gate"]
+    assert len(rows) == 46 * 2 * 2 and len({r["setting"] for r in rows}) == len(rows)
+    assert rows == ranked([{k: v for k, v in r.items() if k not in ("met", "shortfall")} for r in rows])
+    for r in rows:
+        assert len(r["ensembles"]) == 2
+        assert r["mean"]["S_se"] == pytest.approx(np.mean([e["S_se"] for e in r["ensembles"]]))
+    assert len(rows[0]["record_errors"]) == 2 and "record_errors" not in rows[1]
+    assert len({json.dumps(r["mean"]) for r in rows}) > 1  # the settings do change the calls
+
+    # the same numbers from the library: no adaptation, AF gate, without and with smoothing
+    test = split.test
+    assert set(test.record) == {"100", "105"}
+    transitions = np.asarray(train_transitions(concat([split.train, split.val])))
+    by = {r["setting"]: r for r in rows}
+    for seed, ens in enumerate((0, 1)):
+        paths = [runs / f"inter-seed{ens}-{m}" / "model.json" for m in ("cnn_lstm", "lstm")]
+        proba = np.mean([predict_proba(load_checkpoint(p)[0], test) for p in paths], axis=0)
+        prior = np.mean([load_checkpoint(p)[1]["train_prior"] for p in paths], axis=0)
+        for name, smooth in (("no adaptation", None), ("no adaptation + smoothing 1", 1.0)):
+            want = adjust_proba(proba, test.record, test.sample, test.classes, prior, None, True, af_rr(test),
+                                smooth=None if smooth is None else {"transitions": transitions, "strength": smooth})
+            got, expected = by[name]["ensembles"][seed], ec57_row(test.y, want, test.classes)
+            assert got == pytest.approx({k: None if np.isnan(v) else v for k, v in expected.items()})
+    smoothed = [r for r in rows if r["smooth"] == 1.0]  # smoothing changes some calls
+    assert any(r["ensembles"] != by[r["setting"].replace(" + smoothing 1", "")]["ensembles"] for r in smoothed)
+    md = (out / "f.md").read_text()
+    assert "without and with smoothing 1" in md and "## With the AF gate" in md
