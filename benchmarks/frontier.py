@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -126,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if not groups:
         p.error(f"{args.test_runs}: {len(seeds)} seed(s) with every model, fewer than --size {args.size}")
     records = tuple(args.records.split(",")) if args.records else None
-    split = load_split(DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter", seed=seeds[0],
-                                records=records))
+    spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter", seed=seeds[0])
+    split = load_split(replace(spec, records=records) if records else spec)
     test = split.test
     # every refit was trained on all of DS1 (train + validation): the transitions smoothing starts from
     transitions = np.asarray(train_transitions(concat([split.train, split.val]))) if args.smooth else None

@@ -223,10 +223,12 @@ def test_cache_dir_must_be_a_folder(mitdb, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(EcgbeatError) as exc:
         build_beats(["100"], mitdb=mitdb, cache_dir=tmp_path / "file")
-    assert one_line(exc) == f"{tmp_path / 'file'}: cache_dir is a file, not a folder"
+    assert one_line(exc) == f"{tmp_path / 'file'}: is a file, not a folder; " \
+                            "cannot keep the beat cache there (cache_dir)"
     with pytest.raises(EcgbeatError) as exc:
         build_beats(["100"], mitdb=mitdb, cache_dir=tmp_path / "file" / "sub")
-    assert one_line(exc) == f"{tmp_path / 'file' / 'sub'}: cache_dir cannot be made, {tmp_path / 'file'} is a file"
+    assert one_line(exc) == f"{tmp_path / 'file' / 'sub'}: cannot keep the beat cache there (cache_dir), " \
+                            f"{tmp_path / 'file'} is a file"
     assert (tmp_path / "file").read_text() == "x"
 
 
@@ -234,8 +236,11 @@ def test_a_file_in_place_of_the_download_folder(tmp_path):
     (tmp_path / "mitdb").write_text("x")
     with pytest.raises(EcgbeatError) as exc:
         download_mitdb(tmp_path / "mitdb")  # refused before any download
-    assert one_line(exc) == f"{tmp_path / 'mitdb'}: the MIT-BIH download folder cannot be made, {tmp_path / 'mitdb'} " \
-                            "is a file"
+    assert one_line(exc) == f"{tmp_path / 'mitdb'}: is a file, not a folder; cannot download MIT-BIH into it"
+    with pytest.raises(EcgbeatError) as exc:
+        download_mitdb(tmp_path / "mitdb" / "sub")
+    assert one_line(exc) == f"{tmp_path / 'mitdb' / 'sub'}: cannot download MIT-BIH into it, " \
+                            f"{tmp_path / 'mitdb'} is a file"
 
 
 # ------------------------------------------------------------------------------------------

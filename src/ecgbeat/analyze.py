@@ -355,7 +355,7 @@ def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, plot: bool
     dict
         Output kind -> path.
     """
-    from .io.atomic import write_json_atomic
+    from .io.atomic import make_folder, write_json_atomic
 
     # everything checked before anything is written: no half-written set of outputs
     if not isinstance(result, AnalysisResult):
@@ -368,16 +368,9 @@ def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, plot: bool
     out = Path(out_dir)
     name = _safe_name(result.signal.name)
     ann_dir = Path(annotation_dir or out)
-    check_annotation_ext(annotation_ext)
     _check_annotation_target(result, ann_dir / f"{name}.{annotation_ext}", annotation_ext)
     for folder in dict.fromkeys((out, ann_dir)):
-        if folder.exists() and not folder.is_dir():
-            raise EcgbeatError(f"{folder}: is a file, not a folder; cannot write output")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            where = exc.filename or folder
-            raise EcgbeatError(f"{where}: cannot create output folder ({exc.strerror or exc})") from None
+        make_folder(folder, "write output")
     try:
         paths = {"csv": write_beats_csv(result, out / f"{name}_beats.csv"),
                  "annotations": write_annotations(result, ann_dir, name, annotation_ext)}
@@ -994,16 +987,17 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
 
     import wfdb
 
-    check_annotation_ext(extension)
+    from .io.atomic import make_folder
+
+    target = folder / f"{name}.{extension}"
+    _check_annotation_target(result, target, extension)
     events = [(int(s), lab if lab in WFDB_BEAT_CODES else "Q", "") for s, lab in zip(result.sample, result.label)
               if lab != UNREADABLE]
     n = len(result.signal.signal_mV)
     for a, b in result.unreadable:
         events += [(a, "~", "unreadable"), (min(b, n - 1), "~", "readable")]
     events.sort(key=lambda e: e[0])
-    target = folder / f"{name}.{extension}"
-    _check_annotation_target(result, target, extension)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "write annotations")
     tmp = Path(tempfile.mkdtemp(prefix=".wrann-", dir=folder))
     try:
         if events:
@@ -1021,7 +1015,9 @@ def write_annotations(result: AnalysisResult, folder: Path, name: str, extension
 
 
 def _check_annotation_target(result: AnalysisResult, target: Path, extension: str) -> None:
-    """The annotation file ``target`` is neither the input recording nor, beside it, its reference annotations."""
+    """``extension`` passes :func:`check_annotation_ext`, and the annotation file ``target`` is neither the
+    input recording nor, beside it, its reference annotations."""
+    check_annotation_ext(extension)
     if result.signal.path and target.resolve() == Path(result.signal.path).resolve():
         raise EcgbeatError(f"{target}: is the input recording; choose another annotation extension or folder")
     if (result.signal.path and extension.lower() == "atr"

@@ -14,7 +14,7 @@ import numpy as np
 from .dsp.beats import BeatParams, cut, rr_features
 from .dsp.context import PatientContext
 from .errors import EcgbeatError, check_seed, first_line, is_real
-from .io.atomic import atomic_path
+from .io.atomic import atomic_path, make_folder
 from .io.mitdb import Record, check_labelled_records, read_record, resolve_mitdb
 from .labels import CLASSES, DS1, DS2, MITDB_RECORDS, SYMBOL_TO_CLASS
 from .types import BeatSet, Split
@@ -99,7 +99,7 @@ def build_beats(
     if not isinstance(params, BeatParams):
         raise EcgbeatError(f"params must be a BeatParams, got {type(params).__name__}")
     if cache_dir is not None:
-        _check_cache_dir(Path(cache_dir))
+        make_folder(cache_dir, "keep the beat cache there (cache_dir)")  # before any beat is built
     folder = resolve_mitdb(mitdb)
     check_labelled_records(folder, records)
     key = _cache_key(folder, records, params) if cache_dir is not None else None
@@ -139,19 +139,6 @@ def _record_names(records) -> list[str]:
     if twice is not None:
         raise EcgbeatError(f"records: record {twice} given twice (its beats would be taken twice)")
     return names
-
-
-def _check_cache_dir(folder: Path) -> None:
-    """``cache_dir`` is a folder, or can be made one, before any beat is built."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if there == folder:
-            raise EcgbeatError(f"{folder}: cache_dir is a file, not a folder") from None
-        if there is not None and not there.is_dir():
-            raise EcgbeatError(f"{folder}: cache_dir cannot be made, {there} is a file") from None
-        raise EcgbeatError(f"{folder}: cannot make the cache_dir folder ({exc.strerror or exc})") from None
 
 
 def _cache_key(folder: Path, records: list[str], params: BeatParams) -> str:

@@ -13,6 +13,25 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import EcgbeatError
+
+
+def make_folder(folder: str | os.PathLike, purpose: str) -> Path:
+    """Create ``folder`` and its parents (an existing folder is fine); a one-line :class:`EcgbeatError`
+    saying that ``folder`` is a file, which file above it is in the way, or what the system refused,
+    each with ``purpose`` (e.g. ``"write output"``: "cannot write output")."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if there == folder:
+            raise EcgbeatError(f"{folder}: is a file, not a folder; cannot {purpose}") from None
+        if there is not None and not there.is_dir():
+            raise EcgbeatError(f"{folder}: cannot {purpose}, {there} is a file") from None
+        raise EcgbeatError(f"{exc.filename or folder}: cannot {purpose} ({exc.strerror or exc})") from None
+    return folder
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:

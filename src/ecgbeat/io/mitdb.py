@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import EcgbeatError, first_line
 from ..labels import MITDB_RECORDS
+from .atomic import make_folder
 from .signals import EcgSignal, read_signal
 
 ENV_VAR = "ECGBEAT_MITDB"
@@ -60,14 +61,7 @@ def download_mitdb(folder: str | os.PathLike) -> Path:
     """Download the MIT-BIH Arrhythmia Database from PhysioNet with ``wfdb.dl_database``."""
     import wfdb
 
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # e.g. a file where the folder should be
-        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if there is not None and not there.is_dir():
-            raise EcgbeatError(f"{folder}: the MIT-BIH download folder cannot be made, {there} is a file") from None
-        raise EcgbeatError(f"{folder}: cannot make the MIT-BIH download folder ({exc.strerror or exc})") from None
+    folder = make_folder(folder, "download MIT-BIH into it")
     print(f"Downloading the MIT-BIH Arrhythmia Database from PhysioNet into {folder} ...", flush=True)
     try:
         wfdb.dl_database("mitdb", dl_dir=str(folder), records="all", annotators=["atr"])
