@@ -127,6 +127,16 @@ def _check_fs(fs: float) -> float:
     return fs
 
 
+def _labelled_beats(X, y, classes, fs):
+    """The checked ``classes``, beats, class name per beat and ``fs`` of a plot of labelled beats."""
+    classes = _check_classes(classes)
+    X = _check_beats(X)
+    names = _labels_to_names(y, classes)
+    if len(names) != len(X):
+        raise EcgbeatError(f"X has {len(X)} beats but y has {len(names)} labels")
+    return classes, X, names, _check_fs(fs)
+
+
 def _labels_to_names(y, classes: list[str], what: str = "y") -> np.ndarray:
     """Labels as an object array of class names (indices, names or one-hot rows accepted)."""
     y = np.asarray(y)
@@ -241,12 +251,7 @@ def plot_beats_per_class(X, y, classes: Sequence[str], fs: float = 125.0, n_per_
         If ``X`` is empty or not 2-D, ``len(y) != len(X)``, a label is unknown, ``fs <= 0``
         or ``n_per_class < 1``.
     """
-    classes = _check_classes(classes)
-    X = _check_beats(X)
-    names = _labels_to_names(y, classes)
-    fs = _check_fs(fs)
-    if len(names) != len(X):
-        raise EcgbeatError(f"X has {len(X)} beats but y has {len(names)} labels")
+    classes, X, names, fs = _labelled_beats(X, y, classes, fs)
     if int(n_per_class) < 1:
         raise EcgbeatError(f"n_per_class must be >= 1, got {n_per_class}")
     rng = np.random.default_rng(seed)
@@ -302,12 +307,7 @@ def plot_beats_with_labels(X, y, classes: Sequence[str], fs: float = 125.0, n: i
     ValueError
         On empty or mismatched inputs, unknown labels, ``fs <= 0`` or ``n < 1``.
     """
-    classes = _check_classes(classes)
-    X = _check_beats(X)
-    names = _labels_to_names(y, classes)
-    fs = _check_fs(fs)
-    if len(names) != len(X):
-        raise EcgbeatError(f"X has {len(X)} beats but y has {len(names)} labels")
+    classes, X, names, fs = _labelled_beats(X, y, classes, fs)
     if int(n) < 1:
         raise EcgbeatError(f"n must be >= 1, got {n}")
     rng = np.random.default_rng(seed)
