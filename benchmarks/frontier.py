@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.datasets import concat
+    from ecgbeat.errors import EcgbeatError
     from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
     from ecgbeat.labels import CLASSES
     from ecgbeat.metrics import record_errors
@@ -126,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     groups = [seeds[i:i + args.size] for i in range(0, len(seeds) - args.size + 1, args.size)]
     if not groups:
         p.error(f"{args.test_runs}: {len(seeds)} seed(s) with every model, fewer than --size {args.size}")
-    records = tuple(args.records.split(",")) if args.records else None
+    records = tuple(r.strip() for r in args.records.split(",")) if args.records else None
     spec = DataSpec(mitdb=str(args.mitdb or default_mitdb()), split="inter", seed=seeds[0])
-    split = load_split(replace(spec, records=records) if records else spec)
+    try:
+        split = load_split(replace(spec, records=records) if records else spec)
+    except EcgbeatError as e:  # a record list without DS1 or DS2 records, an unknown record, no MIT-BIH
+        p.error(str(e))
     test = split.test
     # every refit was trained on all of DS1 (train + validation): the transitions smoothing starts from
     transitions = np.asarray(train_transitions(concat([split.train, split.val]))) if args.smooth else None

@@ -14,7 +14,7 @@ from ecgbeat.checkpoint import FORMAT, load_checkpoint, read_checkpoint_meta, sa
 from ecgbeat.datasets import _strata, build_beats, concat, split_beats
 from ecgbeat.dsp.beats import BeatParams, segment_beats
 from ecgbeat.errors import EcgbeatError
-from ecgbeat.io.atomic import json_text
+from ecgbeat.io.atomic import json_text, make_folder
 from ecgbeat.io.kaggle import load_kaggle_csv, save_kaggle_csv
 from ecgbeat.io.mitdb import download_mitdb
 from ecgbeat.types import BeatSet
@@ -230,6 +230,33 @@ def test_cache_dir_must_be_a_folder(mitdb, tmp_path):
     assert one_line(exc) == f"{tmp_path / 'file' / 'sub'}: cannot keep the beat cache there (cache_dir), " \
                             f"{tmp_path / 'file'} is a file"
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_make_folder_names_the_folder_asked_for(tmp_path, monkeypatch):
+    """When the system refuses a parent, the message still names the folder asked for (and the parent);
+    a parent the system will not even look into is still one line."""
+    from pathlib import Path
+
+    target, parent = tmp_path / "a" / "b", tmp_path / "a"
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(parent))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(EcgbeatError) as exc:
+        make_folder(target, "download MIT-BIH into it")
+    assert one_line(exc) == f"{target}: cannot download MIT-BIH into it ({parent}: Permission denied)"
+    exists = Path.exists
+
+    def blind(self, *args, **kwargs):  # as Python < 3.12 does under a folder without search permission
+        if self in (target, parent):
+            raise PermissionError(13, "Permission denied", str(self))
+        return exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", blind)
+    with pytest.raises(EcgbeatError) as exc:
+        make_folder(target, "download MIT-BIH into it")
+    assert one_line(exc) == f"{target}: cannot download MIT-BIH into it ({parent}: Permission denied)"
 
 
 def test_a_file_in_place_of_the_download_folder(tmp_path):

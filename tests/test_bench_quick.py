@@ -509,7 +509,8 @@ def test_frontier_ranks_settings_by_the_targets_they_meet(tmp_path):
 
 def test_frontier_scores_every_setting_as_the_pipeline_does(mitdb, tmp_path):
     """benchmarks/frontier.py end to end on two DS2 records: every setting x smoothing x self-training
-    scored on each ensemble, ranked, and the rows equal ecgbeat.predict.adjust_proba's own numbers."""
+    scored on each ensemble and ranked; its rows without adaptation, with and without smoothing, equal
+    ecgbeat.predict.adjust_proba's own numbers; a record list without DS1 is one line."""
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.datasets import concat
     from ecgbeat.pipeline import DataSpec, load_split, train_model, train_transitions
@@ -551,8 +552,8 @@ def test_frontier_scores_every_setting_as_the_pipeline_does(mitdb, tmp_path):
     assert set(test.record) == {"100", "105"}
     transitions = np.asarray(train_transitions(concat([split.train, split.val])))
     by = {r["setting"]: r for r in rows}
-    for seed, ens in enumerate((0, 1)):
-        paths = [runs / f"inter-seed{ens}-{m}" / "model.json" for m in ("cnn_lstm", "lstm")]
+    for seed in (0, 1):  # one ensemble per seed (--size 1)
+        paths = [runs / f"inter-seed{seed}-{m}" / "model.json" for m in ("cnn_lstm", "lstm")]
         proba = np.mean([predict_proba(load_checkpoint(p)[0], test) for p in paths], axis=0)
         prior = np.mean([load_checkpoint(p)[1]["train_prior"] for p in paths], axis=0)
         for name, smooth in (("no adaptation", None), ("no adaptation + smoothing 1", 1.0)):
@@ -564,3 +565,8 @@ def test_frontier_scores_every_setting_as_the_pipeline_does(mitdb, tmp_path):
     assert any(r["ensembles"] != by[r["setting"].replace(" + smoothing 1", "")]["ensembles"] for r in smoothed)
     md = (out / "f.md").read_text()
     assert "without and with smoothing 1" in md and "## With the AF gate" in md
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "frontier.py"), "--test-runs", str(runs),
+                          "--models", "lstm,cnn_lstm", "--size", "1", "--records", "100,105", "--mitdb", str(mitdb),
+                          "--out", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "DS1" in bad.stderr, bad.stderr[-2000:]
+    assert not (tmp_path / "bad").exists()

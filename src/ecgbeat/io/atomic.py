@@ -24,13 +24,32 @@ def make_folder(folder: str | os.PathLike, purpose: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        there = next((p for p in (folder, *folder.parents) if p.exists()), None)
-        if there == folder:
+        there = _nearest_existing(folder)
+        if there == folder and not _is_dir(there):
             raise EcgbeatError(f"{folder}: is a file, not a folder; cannot {purpose}") from None
-        if there is not None and not there.is_dir():
+        if there is not None and not _is_dir(there):
             raise EcgbeatError(f"{folder}: cannot {purpose}, {there} is a file") from None
-        raise EcgbeatError(f"{exc.filename or folder}: cannot {purpose} ({exc.strerror or exc})") from None
+        refused = "" if exc.filename in (None, str(folder)) else f"{exc.filename}: "
+        raise EcgbeatError(f"{folder}: cannot {purpose} ({refused}{exc.strerror or exc})") from None
     return folder
+
+
+def _nearest_existing(path: Path) -> Path | None:
+    """``path`` or its nearest parent that exists; one the system will not even look at counts as absent."""
+    for p in (path, *path.parents):
+        try:
+            if p.exists():
+                return p
+        except OSError:  # e.g. a parent without search permission (Python < 3.12 raises here)
+            pass
+    return None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return True  # unknown: not reported as a file in the way
 
 
 @contextlib.contextmanager
