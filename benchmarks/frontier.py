@@ -7,11 +7,11 @@ each without and with causal per-patient self-training (``--self-train CONF:C``)
 ``--smooth STRENGTH``, without and with beat-to-beat smoothing (the transitions of DS1, which every
 refit was trained on), with and without the AF gate, on the ensembles of ``--size`` consecutive seeds
 of the kept refits (``benchmarks/refit.py`` folder; every model of a seed), causal adaptation as in
-the headline. The settings are then ranked
-*on DS2* by how many of issue 3's five targets the mean of the ensembles meets, then by how far the
-missed ones fall short. Choosing on the test set is exactly what the reported results never do:
-this file answers one question only, whether *any* rule for choosing among these settings, honest
-or not, could put these checkpoints at all five targets. Writes ``<stem>.md`` and ``.json``.
+the headline. The settings are then ranked *on DS2* by how many of issue 3's five targets the mean
+of the ensembles meets, then by how far the missed ones fall short. Choosing on the test set is
+exactly what the reported results never do: this file answers one question only, whether *any* rule
+for choosing among these settings, honest or not, could put these checkpoints at all five targets.
+Writes ``<stem>.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -60,37 +60,31 @@ def ranked(rows: list[dict]) -> list[dict]:
     return sorted(out, key=lambda r: (-r["met"], r["shortfall"]))
 
 
-def parse_self_train(text: str) -> dict:
-    """``CONF:C`` as ``ecgbeat.self_training.parse_self_training`` reads it, for argparse."""
-    from ecgbeat.errors import EcgbeatError
-    from ecgbeat.self_training import parse_self_training
+def arg_type(parse):
+    """An ecgbeat parser that raises a one-line EcgbeatError (``parse_self_training``, ``parse_smoothing``)
+    as an argparse ``type``: the same line, as argparse reports a bad value."""
+    def wrapped(text: str):
+        from ecgbeat.errors import EcgbeatError
 
-    try:
-        return parse_self_training(text)
-    except EcgbeatError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def parse_smooth(text: str) -> float:
-    """A smoothing strength as ``ecgbeat.smoothing.parse_smoothing`` reads it, for argparse."""
-    from ecgbeat.errors import EcgbeatError
-    from ecgbeat.smoothing import parse_smoothing
-
-    try:
-        return parse_smoothing(text)
-    except EcgbeatError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+        try:
+            return parse(text)
+        except EcgbeatError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return wrapped
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ecgbeat.self_training import parse_self_training
+    from ecgbeat.smoothing import parse_smoothing
+
     commit, dirty = git_info()  # before the run: the commit of the code that runs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--test-runs", type=Path, required=True, help="refits (benchmarks/refit.py --out folder)")
     p.add_argument("--models", default="lstm,transformer,bilstm_attention,cnn_lstm")
     p.add_argument("--size", type=int, default=3, help="seeds per ensemble (consecutive seeds)")
-    p.add_argument("--self-train", type=parse_self_train, action="append", metavar="CONF:C",
+    p.add_argument("--self-train", type=arg_type(parse_self_training), action="append", metavar="CONF:C",
                    help="a self-training scored beside none; repeat for more (default: 0.7:0.1, the headline's)")
-    p.add_argument("--smooth", type=parse_smooth, action="append", default=[], metavar="STRENGTH",
+    p.add_argument("--smooth", type=arg_type(parse_smoothing), action="append", default=[], metavar="STRENGTH",
                    help="also score beat-to-beat smoothing of this strength (ecgbeat.smoothing); repeat for more")
     p.add_argument("--gate", choices=("both", "on", "off"), default="both",
                    help="score with the AF gate, without it, or both (default)")

@@ -15,7 +15,7 @@ import numpy as np
 import torch.nn as nn
 
 from .errors import EcgbeatError, first_line
-from .io.atomic import atomic_path, json_text, write_text_atomic
+from .io.atomic import atomic_path, file_in_the_way, json_text, write_text_atomic
 
 FORMAT = "ecgbeat-checkpoint/1"
 
@@ -67,8 +67,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
             save_file(state, str(tmp))
         write_text_atomic(info, text)  # last: the weights it names are complete by now
     except OSError as exc:
-        there = next((p for p in (info.parent, *info.parent.parents) if p.exists()), None)
-        if there is not None and not there.is_dir():
+        there = file_in_the_way(info.parent)
+        if there is not None:
             raise EcgbeatError(f"{there}: is a file, not a folder; cannot write checkpoint {info.name}") from None
         why = exc.strerror or first_line(exc)
         raise EcgbeatError(f"{exc.filename or info}: cannot write checkpoint ({why})") from None

@@ -24,32 +24,27 @@ def make_folder(folder: str | os.PathLike, purpose: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        there = _nearest_existing(folder)
-        if there == folder and not _is_dir(there):
+        blocker = file_in_the_way(folder)
+        if blocker == folder:
             raise EcgbeatError(f"{folder}: is a file, not a folder; cannot {purpose}") from None
-        if there is not None and not _is_dir(there):
-            raise EcgbeatError(f"{folder}: cannot {purpose}, {there} is a file") from None
+        if blocker is not None:
+            raise EcgbeatError(f"{folder}: cannot {purpose}, {blocker} is a file") from None
         refused = "" if exc.filename in (None, str(folder)) else f"{exc.filename}: "
         raise EcgbeatError(f"{folder}: cannot {purpose} ({refused}{exc.strerror or exc})") from None
     return folder
 
 
-def _nearest_existing(path: Path) -> Path | None:
-    """``path`` or its nearest parent that exists; one the system will not even look at counts as absent."""
-    for p in (path, *path.parents):
+def file_in_the_way(folder: str | os.PathLike) -> Path | None:
+    """``folder`` or the nearest of its parents that exists, when that is not a folder (a file in the
+    way of making it); None otherwise. A path the system will not even look at (a parent without
+    search permission: Python < 3.12 raises there) counts as absent, never as a file."""
+    for p in (Path(folder), *Path(folder).parents):
         try:
             if p.exists():
-                return p
-        except OSError:  # e.g. a parent without search permission (Python < 3.12 raises here)
-            pass
+                return None if p.is_dir() else p
+        except OSError:
+            continue
     return None
-
-
-def _is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except OSError:
-        return True  # unknown: not reported as a file in the way
 
 
 @contextlib.contextmanager
