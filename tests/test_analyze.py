@@ -82,6 +82,28 @@ def test_real_record_detection_and_outputs(mitdb, model, tmp_path, scaling):
     assert (tmp_path / "208_60s_strip.png").read_bytes()[:4] == b"\x89PNG"
     assert not list(tmp_path.glob(".*"))  # no temporary files left
     assert set(paths) == {"csv", "annotations", "plot", "summary"}
+    # an output whose name a folder holds: refused before any output is written or replaced
+    for i, blocked in enumerate(("208_60s_summary.json", "208_60s.ecgb", "208_60s_strip.png")):
+        out = tmp_path / f"again{i}"
+        (out / blocked).mkdir(parents=True)
+        with pytest.raises(EcgbeatError) as exc:
+            write_outputs(result, out)
+        assert one_line_error(exc) == f"{out / blocked}: is a folder; cannot write output there"
+        assert [p.name for p in out.iterdir()] == [blocked]
+
+
+@pytest.mark.parametrize("scaling", ["fixed", "causal"])
+def test_a_dc_offset_changes_nothing(mitdb, model, scaling):
+    """Resampling holds the signal at its end samples rather than dropping to 0 beyond them, so an
+    offset (electrode potential, ADC counts with a baseline) adds no step at the start that would
+    distort the first beats and the first window's scaling."""
+    sig = excerpt(mitdb, "100")
+    config = AnalyzeConfig(scaling=scaling)
+    plain = analyze_record(sig, model, config)
+    for offset in (5.0, -300.0):
+        moved = analyze_record(signal_from_array(sig.signal_mV + offset, sig.fs, name="moved"), model, config)
+        assert moved.sample.tolist() == plain.sample.tolist() and (moved.label == plain.label).all()
+        assert np.nanmax(np.abs(moved.proba - plain.proba)) < 1e-4
 
 
 def test_fixed_scaling_cuts_training_beats(mitdb):
@@ -187,6 +209,11 @@ def test_unknown_file_type_and_missing_files(tmp_path, mitdb):
     with pytest.raises(EcgbeatError) as exc:
         read_signal(tmp_path / "101x.dat")
     assert "missing header" in one_line_error(exc)
+    for folder in ("d.csv", "d.edf", "d"):  # a folder given as the file: one line, not IsADirectoryError
+        (tmp_path / folder).mkdir()
+        with pytest.raises(EcgbeatError) as exc:
+            read_signal(tmp_path / folder, fs=360)
+        assert one_line_error(exc) == f"{tmp_path / folder}: is a folder, not an ECG file"
 
 
 def test_truncated_dat(tmp_path, mitdb):
@@ -229,6 +256,18 @@ def test_csv_variants_and_microvolts(tmp_path, mitdb, model):
     np.savetxt(tmp_path / "irregular.csv", np.c_[t ** 1.1, x], delimiter=",", header="time,ecg", comments="")
     with pytest.raises(EcgbeatError) as exc:
         read_signal(tmp_path / "irregular.csv")
+    assert "irregular" in one_line_error(exc)
+    # times printed in milliseconds (as WFDB's rdsamp -p writes them: 0.000, 0.003, 0.006, 0.008 s at
+    # 360 Hz) are regular sampling: the rate comes from the whole span, and the same beats are found
+    np.savetxt(tmp_path / "rounded.csv", np.c_[np.round(t, 3), x], delimiter=",", header="time,ecg",
+               comments="", fmt=["%.3f", "%.3f"])
+    rounded = read_signal(tmp_path / "rounded.csv")
+    assert rounded.fs == pytest.approx(fs, rel=1e-4) and not rounded.warnings
+    assert np.array_equal(analyze_record(rounded, model).sample, b.sample)
+    jitter = t + np.random.default_rng(0).uniform(-0.05, 0.05, t.size) / fs  # 5 % of a step: irregular
+    np.savetxt(tmp_path / "jitter.csv", np.c_[jitter, x], delimiter=",", header="time,ecg", comments="", fmt="%.9f")
+    with pytest.raises(EcgbeatError) as exc:
+        read_signal(tmp_path / "jitter.csv")
     assert "irregular" in one_line_error(exc)
 
 
@@ -294,6 +333,16 @@ def test_cli_analyze(tmp_path, mitdb, model, capsys):
     assert main(["analyze", "--checkpoint", str(ckpt), str(tmp_path / "x.wav"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ecgbeat: error:") and err.count("\n") == 1
+    # two records whose outputs would have one name: refused before either is analysed
+    (tmp_path / "b").mkdir()
+    twin = tmp_path / "b" / "rec.txt"
+    np.savetxt(twin, sig.signal_mV[:3600], fmt="%.3f")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert main(["analyze", "--checkpoint", str(ckpt), str(csv), str(twin), "--fs", "360", "--out",
+                 str(tmp_path / "out"), "--no-plot"]) == 2
+    assert capsys.readouterr().err == (f"ecgbeat: error: {twin}: its outputs would replace those of {csv} (both are "
+                                       "named rec_*); analyze them into different --out folders\n")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
 
 
 def test_reference_comparison_with_a_model_of_other_classes(mitdb):

@@ -184,6 +184,45 @@ def test_bad_model_entries_are_refused(edit_checkpoint, key, value, message):
     assert one_line(exc) == f"{path}: {message}"
 
 
+@pytest.mark.parametrize("args, message", [
+    ({"in_channels": 3}, "model takes 3 input channels; ecgbeat feeds 1 (beat) or 2 (beat, template)"),
+    ({"n_features": 4}, "model takes 4 features, but no feature set has 4 features (rr: 5, rr+context: 11)"),
+])
+def test_a_model_nothing_can_feed_is_neither_saved_nor_loaded(edit_checkpoint, tmp_path, args, message):
+    """The model's inputs must be ones ecgbeat makes, else predict would fail with a traceback."""
+    from ecgbeat.models import create_model
+
+    with pytest.raises(EcgbeatError) as exc:
+        save_checkpoint(tmp_path / "odd", create_model("lstm", patch_size=8, num_layers=1, **args), META)
+    assert one_line(exc) == f"{tmp_path / 'odd.json'}: {message}" and not (tmp_path / "odd.json").exists()
+    path = edit_checkpoint("model_args", {**lstm().init_args, **args})  # weights of the input layer differ
+    with pytest.raises(EcgbeatError) as exc:
+        load_checkpoint(path)
+    assert one_line(exc).startswith(f"{path}: ")
+
+
+def test_a_model_json_nested_too_deeply_is_one_line(edit_checkpoint):
+    path = edit_checkpoint("classes", None)
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    for read in (read_checkpoint_meta, load_checkpoint):
+        with pytest.raises(EcgbeatError) as exc:
+            read(path)
+        assert one_line(exc) == f"{path}: not valid JSON (nested too deeply to read)"
+
+
+def test_a_dot_in_the_name_is_kept(tmp_path):
+    """``run_lr0.01`` and ``run_lr0.02`` are two checkpoints, not one ``run_lr0`` written twice."""
+    a = save_checkpoint(tmp_path / "run_lr0.01", lstm(0), META)
+    b = save_checkpoint(tmp_path / "run_lr0.02.json", lstm(1), META)
+    assert (a.name, b.name) == ("run_lr0.01.json", "run_lr0.02.json")
+    assert sorted(files_of(tmp_path)) == ["run_lr0.01.json", "run_lr0.01.safetensors",
+                                          "run_lr0.02.json", "run_lr0.02.safetensors"]
+    given = (tmp_path / "run_lr0.01", b, tmp_path / "run_lr0.02.safetensors")
+    weights = [load_checkpoint(p)[0].state_dict() for p in given]
+    key = next(iter(weights[0]))
+    assert not weights[0][key].equal(weights[1][key]) and weights[1][key].equal(weights[2][key])
+
+
 def test_old_checkpoints_still_load(edit_checkpoint):
     """Written before ``scaling`` existed, or with whole numbers as floats: the defaults fill in."""
     path = edit_checkpoint("preprocessing", {"fs": 125, "n_samples": 187.0, "scaling": None, "lead": "MLII"})

@@ -356,7 +356,7 @@ def test_export_onnx_targets_and_model_forms(pair, checkpoint, tmp_path):
     refused("model.json: is a file of the checkpoint being exported", export_onnx, checkpoint, checkpoint)
     refused("none.json: checkpoint metadata not found", export_onnx, tmp_path / "none.json", tmp_path / "m.onnx")
     (tmp_path / "afile").write_text("x")
-    refused("cannot write the ONNX file", export_onnx, pair[0], tmp_path / "afile" / "m.onnx")
+    refused("afile: is a file, not a folder; cannot write m.onnx", export_onnx, pair[0], tmp_path / "afile" / "m.onnx")
     files = {}
     for form, model in (("module", pair[0]), ("pair", pair), ("path", checkpoint), ("str", str(checkpoint))):
         path = export_onnx(model, tmp_path / f"{form}.onnx", opset=np.int64(17))

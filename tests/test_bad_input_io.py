@@ -171,6 +171,23 @@ def test_corrupt_annotations(mitdb, tmp_path, words, message):
     assert one_line(exc) == f"{folder / '100.atr'}: corrupt annotations: {message}"
 
 
+@pytest.mark.parametrize("keep, message", [
+    (1000, "corrupt annotations: truncated (no end-of-file marker; 1000 bytes)"),
+    (0, "empty annotation file"),
+])
+def test_cut_or_empty_annotations_are_refused_not_read_in_part(mitdb, tmp_path, keep, message):
+    """wfdb reads the first annotations of a cut file (or none of an empty one) without a word; the
+    beats built from it would silently be a fraction of the record's."""
+    from ecgbeat.datasets import build_beats
+
+    folder = copy_record(mitdb, tmp_path, exts=("hea", "dat"))
+    (folder / "100.atr").write_bytes((mitdb / "100.atr").read_bytes()[:keep])
+    for read in (lambda: read_signal(folder / "100.hea"), lambda: build_beats(["100"], mitdb=folder)):
+        with pytest.raises(EcgbeatError) as exc:
+            read()
+        assert one_line(exc) == f"{folder / '100.atr'}: {message}"
+
+
 def test_random_bytes_as_annotations(mitdb, tmp_path, checkpoint, capsys):
     folder = copy_record(mitdb, tmp_path / "rec", exts=("hea", "dat"))
     (folder / "100.atr").write_bytes(np.random.default_rng(1).bytes(3000))  # parses, to nonsense
@@ -365,6 +382,11 @@ def test_wfdb_rate_out_of_range_names_the_record(tmp_path, mitdb, checkpoint):
     with pytest.raises(EcgbeatError) as exc:
         analyze_record(tmp_path / "100", checkpoint)
     assert str(tmp_path / "100") in str(exc.value) and "outside 50..2000 Hz" in str(exc.value)
+    # labelled beats (prepare, train) from the same header: refused too, not resampled from 10 Hz
+    (tmp_path / "100.atr").write_bytes((mitdb / "100.atr").read_bytes())
+    with pytest.raises(EcgbeatError) as exc:
+        build_beats(["100"], mitdb=tmp_path)
+    assert one_line(exc) == f"{tmp_path / '100.hea'}: sampling rate 10 Hz is outside 50..2000 Hz"
 
 
 def test_kaggle_csv_folder_and_underscore_values_are_named(tmp_path):

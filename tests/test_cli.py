@@ -379,6 +379,14 @@ def test_outputs_never_replace_the_inputs(demo_run, mitdb, tmp_path):
     before = csv.read_bytes()
     one_line_error(run_cli("predict", run / "model.json", csv, "--out", csv), "is an input of this command")
     assert csv.read_bytes() == before
+    # evaluate writes predictions.csv (and metrics.json, report.md) into --out: never over its test file
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    test_csv = ev / "predictions.csv"
+    test_csv.write_bytes(before)
+    one_line_error(run_cli("evaluate", run / "model.json", "--test-csv", test_csv, "--out", ev),
+                   f"{ev / 'predictions.csv'}: is an input of this command ({test_csv})")
+    assert test_csv.read_bytes() == before and sorted(p.name for p in ev.iterdir()) == ["predictions.csv"]
     one_line_error(run_cli("export", run / "model.json", "--out", run / "model.safetensors"), "is an input")
     other = tmp_path / "copy"
     other.mkdir()

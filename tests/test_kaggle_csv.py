@@ -59,6 +59,9 @@ def _row(value="5.000000000000000000e-01", label="1.000000000000000000e+00", n=1
         ([_row(), _row(label="7.0")], r"line 2: label 7.0 is not an integer in 0..4"),
         ([_row(), _row(), _row(label="1.5")], r"line 3: label 1.5 is not an integer in 0..4"),
         ([_row(), _row(label="-1")], r"line 2: label -1.0 is not an integer"),
+        # quoted cells are read as numbers, so the bad one is named, not the first quoted one
+        ([_row('"0.5"', '"1"'), _row('"0.5"', '"1"'), _row('"nan"', '"1"')],
+         r"line 3, column 1: non-finite value 'nan'"),
     ],
 )
 def test_bad_lines_are_named(tmp_path, lines, message):

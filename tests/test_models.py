@@ -154,6 +154,20 @@ def test_onnx_export_matches_torch(name, tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4, err_msg=f"{name}, batch {batch}")
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("training", [True, False])
+def test_export_onnx_gives_the_callers_mode_back(tmp_path, training):
+    """Exported in eval mode (no dropout in the graph); a model exported mid-training keeps training."""
+    pytest.importorskip("onnx", reason="onnx not installed (pip install '.[onnx]')")
+    from ecgbeat.export import export_onnx
+
+    model = make("cnn_lstm").train(training)
+    first = next(iter(model.children())).train(not training)  # a submodule in the other mode stays so
+    modes = {name: m.training for name, m in model.named_modules()}
+    export_onnx(model, tmp_path / "m.onnx")
+    assert {name: m.training for name, m in model.named_modules()} == modes and first.training is not training
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_eval_mode_is_deterministic(name):
     model = make(name).eval()

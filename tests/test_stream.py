@@ -71,6 +71,30 @@ def test_stream_agrees_with_analyze(mitdb, model, scaling, chunk_s):
         assert np.median(latency) <= 10.0 + 3.0
 
 
+def test_a_dc_offset_is_kept_and_impossible_samples_are_not(mitdb, model):
+    """Samples more than 10 V from the signal's level are missing, as read_signal takes them: a 12 V
+    offset (offset-binary counts read as mV) is not: after its first second (missing, before the
+    stream has a level) and the detector's settling, the stream finds analyze's beats; spikes beyond
+    10 V from it are unreadable in both, and spikes at the very start are not taken for its level."""
+    sig = excerpt(mitdb, "100", 30.0)
+    x = sig.signal_mV + 12000.0
+    x[[1000, 5000]] = 1e6  # two spikes no ECG can have
+    shifted = signal_from_array(x, sig.fs, name="100+12V")
+    assert np.isnan(shifted.signal_mV).sum() == 2  # read_signal: the spikes, not the offset
+    result = analyze_record(shifted, model)
+    assert len(result.sample) >= 30 and (result.label != UNREADABLE).sum() >= 25
+    later = result.sample >= 5 * sig.fs
+    for chunk in (1000, 97, 1):
+        beats = [b for b in run_stream(StreamClassifier(model, sig.fs), x, chunk) if b["sample"] >= 5 * sig.fs]
+        assert [b["sample"] for b in beats] == result.sample[later].tolist()
+        assert [b["class"] for b in beats] == result.label[later].tolist()
+    start = sig.signal_mV.copy()
+    start[:100] = 5e4  # the first 0.3 s stuck far out: missing, not the level
+    result = analyze_record(signal_from_array(start, sig.fs, name="stuck"), model)
+    for chunk in (1, 50, 1000):
+        assert_agrees(result, run_stream(StreamClassifier(model, sig.fs), start, chunk))
+
+
 def test_scaling_comes_from_the_checkpoint(mitdb, model):
     """A model trained on causal beats is cut causally by analyze and stream without any option:
     beats exactly as trained, with about one beat of latency."""

@@ -294,6 +294,25 @@ def test_record_strip_synthetic_and_mit_symbols():
     assert legend == ["N – Normal", "A (MIT-BIH) → S", "V – Ventricular ectopic"]
 
 
+def test_record_strip_symbols_agree_with_their_class_and_predicted_labels_are_named():
+    """An "A" annotated and "S" predicted agree (MIT-BIH symbol vs AAMI class); analyze's strips,
+    whose letters are the model's, say so in the title and legend."""
+    fs = 360.0
+    sig = np.sin(np.arange(int(12 * fs)) / fs * 2 * np.pi) * 0.5
+    samples = np.array([100, 500, 900, 1300])
+    fig = viz.plot_record_strip(sig, fs, samples, ["N", "A", "L", "V"], duration_s=5.0,
+                                pred_labels=["N", "S", "N", "N"])
+    ax = fig.axes[0]
+    assert "prediction disagrees on 1 of 4" in ax.get_title()
+    assert ax.get_legend().get_title().get_text().startswith("letters above: annotation")
+    fig = viz.plot_record_strip(sig, fs, samples, ["N", "S", "N", "V"], duration_s=5.0, labels_are="prediction")
+    ax = fig.axes[0]
+    assert "4 detected beats" in ax.get_title() and "annotated" not in ax.get_title()
+    assert ax.get_legend().get_title().get_text() == "letters above: prediction"
+    with pytest.raises(ValueError, match="labels_are must be 'annotation' or 'prediction', got 'model'"):
+        viz.plot_record_strip(sig, fs, samples, ["N"] * 4, labels_are="model")
+
+
 @pytest.mark.parametrize("kwargs", [
     {"signal_mV": np.zeros(1000), "fs": 360, "ann_samples": [1, 2], "ann_labels": ["N"]},
     {"signal_mV": np.zeros(1000), "fs": 360, "ann_samples": [1, 2], "ann_labels": ["N", "V"],
@@ -477,6 +496,59 @@ def test_ec57_counts_as_wfdb_bxb(small_beats):
     assert s_row.rstrip(" |").endswith("–")
 
 
+def test_undefined_values_are_nan_null_and_a_dash_not_zero(small_beats, tmp_path):
+    """A class never called has no precision, one without beats no sensitivity: NaN in the metrics,
+    null in metrics.json, "–" in the report and on the command line, never a 0 that reads as
+    "every call was wrong". The report names the real majority class."""
+    import json
+
+    from ecgbeat.cli import _print_metrics
+    from ecgbeat.io.atomic import write_json_atomic
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import classification_metrics
+
+    y = small_beats.y[small_beats.y != 4]  # real labels without the Q beats: Q has no beats
+    assert (y == 1).any()
+    pred = np.where(y == 1, 0, y)  # every S beat called N: S is never called
+    m = classification_metrics(y, pred, CLASSES)
+    s, q = m["per_class"]["S"], m["per_class"]["Q"]
+    assert np.isnan(s["precision"]) and s["sensitivity"] == 0.0 and s["f1"] == 0.0
+    assert np.isnan(q["precision"]) and np.isnan(q["sensitivity"]) and np.isnan(q["f1"])
+    assert np.isnan(m["confusion_matrix_normalized"][4]).all() and np.isfinite(m["macro_f1"])
+    assert m["macro_f1"] == pytest.approx(np.mean([m["per_class"][c]["f1"] for c in "NSVF"]))
+    import sklearn
+    from sklearn.metrics import precision_recall_fscore_support
+
+    if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 4):  # F1 from counts since 1.4
+        want = precision_recall_fscore_support(y, pred, labels=range(5), zero_division=np.nan)
+        got = [[m["per_class"][c][k] for c in CLASSES] for k in ("precision", "sensitivity", "f1", "support")]
+        np.testing.assert_allclose(np.array(got, dtype=float), np.array(want, dtype=float), equal_nan=True)
+    saved = json.loads(write_json_atomic(tmp_path / "metrics.json", m).read_text())
+    assert saved["per_class"]["S"]["precision"] is None and saved["per_class"]["Q"]["sensitivity"] is None
+    md = report.metrics_markdown(saved)
+    assert "| **S** – Supraventricular ectopic | – | 0.0% | 0.0% |" in md
+    assert "| **Q** – Unknown / paced | – | – | – | 0 |" in md
+    assert "| **Q** | – | – | – | – | – |" in md  # the row of a class without beats: no bold 0.0 %
+    assert "dominated by the majority class (N)" in md
+    mostly_s = {**saved, "per_class": {**saved["per_class"], "S": {**saved["per_class"]["S"], "support": 10**6}}}
+    assert "dominated by the majority class (S)" in report.metrics_markdown(mostly_s)
+    _print_metrics(saved)  # the command line reads metrics.json's nulls too
+
+
+def test_metrics_on_the_command_line_show_a_dash_for_nothing_to_count(small_beats, capsys):
+    from ecgbeat.cli import _print_metrics
+    from ecgbeat.labels import CLASSES
+    from ecgbeat.metrics import classification_metrics, ec57_metrics
+
+    y = small_beats.y
+    pred = np.where(y == 1, 0, y)
+    _print_metrics({**classification_metrics(y, pred, CLASSES), "ec57": ec57_metrics(y, pred, CLASSES)})
+    out = capsys.readouterr().out
+    s_line = next(line for line in out.splitlines() if line.strip().startswith("S:"))
+    assert "sensitivity 0.000  precision –  F1 0.000" in s_line
+    assert "S Se 0.000 +P –" in out and "nan" not in out
+
+
 def test_metrics_markdown_uses_only_present_keys():
     md = report.metrics_markdown(_metrics(full=False))
     assert md.startswith("## Evaluation\n")
@@ -506,3 +578,23 @@ def test_write_text_atomic(tmp_path):
     report.write_text_atomic(target, "second\n")
     assert target.read_text(encoding="utf-8") == "second\n"
     assert [p.name for p in target.parent.iterdir()] == ["eval.md"]
+
+
+def test_write_text_atomic_names_the_target_not_its_temporary_file(tmp_path, monkeypatch):
+    """A file in the way of the folder is one line naming it; an error of the system while making
+    the temporary file names the output asked for, never the hidden ``.eval.md.xxxx.tmp``."""
+    import tempfile
+
+    from ecgbeat.errors import EcgbeatError
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(EcgbeatError, match=r"afile: is a file, not a folder; cannot write eval\.md$"):
+        report.write_text_atomic(tmp_path / "afile" / "eval.md", "x")
+
+    def refuse(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", str(Path(dir) / f"{prefix}abc{suffix}"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as exc:
+        report.write_text_atomic(tmp_path / "eval.md", "x")
+    assert exc.value.filename == str(tmp_path / "eval.md") and ".tmp" not in str(exc.value)

@@ -34,6 +34,7 @@ import os
 import re
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -369,6 +370,10 @@ def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, plot: bool
     name = _safe_name(result.signal.name)
     ann_dir = Path(annotation_dir or out)
     _check_annotation_target(result, ann_dir / f"{name}.{annotation_ext}", annotation_ext)
+    targets = [out / f"{name}_beats.csv", ann_dir / f"{name}.{annotation_ext}", out / f"{name}_summary.json"]
+    for target in targets + ([out / f"{name}_strip.png"] if plot else []):
+        if target.is_dir():  # found now, not after the outputs before it were written
+            raise EcgbeatError(f"{target}: is a folder; cannot write output there")
     for folder in dict.fromkeys((out, ann_dir)):
         make_folder(folder, "write output")
     try:
@@ -513,13 +518,21 @@ def unreadable_mask(x: np.ndarray, plan: Plan, start: int = 0) -> np.ndarray:
 
 def resample(x: np.ndarray, plan: Plan) -> np.ndarray:
     """The whole signal at ``plan.params.fs`` (polyphase; NaN samples count as 0 here and are
-    masked afterwards with :func:`mask_target`)."""
-    from scipy.signal import resample_poly
-
+    masked afterwards with :func:`mask_target`). Beyond its ends the signal is taken to stay at its
+    first and last sample (``padtype="edge"``), not to drop to 0: a signal with a DC offset would
+    otherwise start with a step that distorts the first beats and the first window's scaling."""
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0)
     if plan.up == plan.down:
         return x.copy()
-    return resample_poly(x, plan.up, plan.down, window=fir_taps(plan.up, plan.down))
+    return resample_polyphase(x, plan.up, plan.down)
+
+
+def resample_polyphase(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """``scipy.signal.resample_poly`` with :func:`fir_taps`, edges held at the end samples (what
+    :func:`resample` and the stream's resampling share)."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(x, up, down, window=fir_taps(up, down), padtype="edge")
 
 
 @functools.lru_cache(maxsize=8)
@@ -1036,7 +1049,7 @@ def write_strip_plot(result: AnalysisResult, path: str | os.PathLike, duration_s
     start = _strip_start(result, duration_s)
     x = np.where(np.isfinite(sig.signal_mV), sig.signal_mV, np.nan)
     fig = viz.plot_record_strip(x, fs, result.sample[ok], list(result.label[ok]), start_s=start,
-                                duration_s=duration_s,
+                                duration_s=duration_s, labels_are="prediction",
                                 title=f"{sig.name}, lead {sig.lead or '?'}: predicted beat classes")
     return viz.save_figure(fig, path)
 
@@ -1063,3 +1076,17 @@ def _header(sig: EcgSignal, meta: dict, config: AnalyzeConfig) -> dict:
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "record"
+
+
+def check_output_names(sources: Sequence[str | os.PathLike]) -> None:
+    """Before anything is analysed: the files given to :func:`write_outputs` in one folder must get
+    different output names (``NAME_beats.csv``, ...), else a later record's outputs would silently
+    replace an earlier one's (``a/100`` and ``b/100.csv``; ``a b.csv`` and ``a_b.csv``)."""
+    seen: dict[str, str] = {}
+    for source in sources:
+        p = Path(source).expanduser()
+        name = _safe_name(p.stem if p.suffix else p.name)  # the name read_signal gives the record
+        if name in seen:
+            raise EcgbeatError(f"{source}: its outputs would replace those of {seen[name]} (both are named "
+                               f"{name}_*); analyze them into different --out folders")
+        seen[name] = str(source)

@@ -15,16 +15,18 @@ import numpy as np
 import torch.nn as nn
 
 from .errors import EcgbeatError, first_line
-from .io.atomic import atomic_path, file_in_the_way, json_text, write_text_atomic
+from .io.atomic import atomic_path, json_text, make_folder, write_text_atomic
 
 FORMAT = "ecgbeat-checkpoint/1"
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``NAME.safetensors`` and ``NAME.json``: only a ``.json`` or ``.safetensors`` ending is taken
+    off, so a dot in the name stays (``run_lr0.01`` is not ``run_lr0``)."""
     path = Path(path)
     if path.suffix in (".safetensors", ".json"):
         path = path.with_suffix("")
-    return path.with_suffix(".safetensors"), path.with_suffix(".json")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
 
 
 #: Keys of ``model.json`` that describe the saved model itself: written from the model, never from ``meta``.
@@ -62,14 +64,12 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict) -> Pa
     text = json_text(doc, indent=2) + "\n"  # exactly what write_json_atomic writes
     check_meta(json.loads(text), info, model)  # what load_checkpoint will read: refused now, not then
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    make_folder(info.parent, f"write checkpoint {info.name}")
     try:
         with atomic_path(weights) as tmp:
             save_file(state, str(tmp))
         write_text_atomic(info, text)  # last: the weights it names are complete by now
     except OSError as exc:
-        there = file_in_the_way(info.parent)
-        if there is not None:
-            raise EcgbeatError(f"{there}: is a file, not a folder; cannot write checkpoint {info.name}") from None
         why = exc.strerror or first_line(exc)
         raise EcgbeatError(f"{exc.filename or info}: cannot write checkpoint ({why})") from None
     return info
@@ -123,10 +123,23 @@ def check_meta(meta: dict, info: Path, model: nn.Module | None = None) -> None:
 
 
 def _check_outputs(meta: dict, info: Path, model: nn.Module) -> None:
-    """As many class names in ``meta`` as ``model`` has outputs."""
+    """As many class names in ``meta`` as ``model`` has outputs, and inputs ecgbeat can feed it: the
+    beat alone or with its template (``in_channels`` 1 or 2), and no features or one feature set of
+    :mod:`ecgbeat.features` (``n_features``)."""
+    from .features import feature_set_for
+
     n_out = getattr(model, "n_classes", None)
     if n_out is not None and len(meta["classes"]) != n_out:
         raise EcgbeatError(f"{info}: lists {len(meta['classes'])} class names for a model with {n_out} outputs")
+    channels, n_features = getattr(model, "in_channels", 1), getattr(model, "n_features", 0)
+    if channels not in (1, 2):
+        raise EcgbeatError(f"{info}: model takes {channels} input channels; ecgbeat feeds 1 (beat) "
+                           "or 2 (beat, template)")
+    if n_features:
+        try:
+            feature_set_for(n_features)
+        except ValueError as exc:
+            raise EcgbeatError(f"{info}: model takes {n_features} features, but {exc}") from None
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict:
@@ -139,6 +152,8 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict:
         meta = json.loads(info.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EcgbeatError(f"{info}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise EcgbeatError(f"{info}: not valid JSON (nested too deeply to read)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EcgbeatError(f"{info}: not an ecgbeat checkpoint (format must be {FORMAT!r})")
     check_meta(meta, info)

@@ -243,10 +243,15 @@ def _seeds(text: str) -> list[int]:
 
 
 def cmd_evaluate(args) -> None:
+    from pathlib import Path
+
     from .checkpoint import read_checkpoint_meta
     from .pipeline import evaluate, load_split
 
     meta = read_checkpoint_meta(args.checkpoint)
+    for name in ("metrics.json", "report.md", "predictions.csv"):  # what it writes into --out
+        _not_an_input(Path(args.out) / name, files=[args.test_csv] if args.test_csv else [],
+                      checkpoints=[args.checkpoint])
     if args.causal and not (args.adapt or args.self_train):
         raise EcgbeatError("--causal goes with --adapt ITERS:STRENGTH:HELD or --self-train CONFIDENCE:C")
     # bad settings, or a checkpoint without train_prior / train_transitions: refused before the data load
@@ -323,16 +328,21 @@ def _split_seed(meta: dict) -> int:
     return meta["seed"] if meta.get("seed") is not None else 0
 
 
+def _f3(x) -> str:
+    """0.12345 -> '0.123'; a value with nothing to count (NaN, None: no beats, no calls) -> '–'."""
+    return "–" if x is None or x != x else f"{x:.3f}"
+
+
 def _print_metrics(m: dict) -> None:
     print(f"accuracy {m['accuracy']:.4f} (majority class {m['majority_baseline_accuracy']:.4f})  "
           f"macro-F1 {m['macro_f1']:.4f}  n={m['n']}")
     for c, v in m["per_class"].items():
-        print(f"  {c}: sensitivity {v['sensitivity']:.3f}  precision {v['precision']:.3f}  "
-              f"F1 {v['f1']:.3f}  support {v['support']}")
+        print(f"  {c}: sensitivity {_f3(v['sensitivity'])}  precision {_f3(v['precision'])}  "
+              f"F1 {_f3(v['f1'])}  support {v['support']}")
     if "ec57" in m:
         e = m["ec57"]
         print("  EC57 (Q excluded): accuracy {:.4f}  ".format(e["accuracy"]) + "  ".join(
-            f"{c} Se {e[c]['sensitivity']:.3f} +P {e[c]['ppv']:.3f}" for c in ("N", "S", "V", "F") if c in e))
+            f"{c} Se {_f3(e[c]['sensitivity'])} +P {_f3(e[c]['ppv'])}" for c in ("N", "S", "V", "F") if c in e))
 
 
 def cmd_predict(args) -> None:
@@ -413,6 +423,7 @@ def cmd_analyze(args) -> None:
         analyze_record,
         beat_smoother,
         check_annotation_ext,
+        check_output_names,
         class_mix_adapter,
         load_model,
         rhythm_tracker,
@@ -426,6 +437,7 @@ def cmd_analyze(args) -> None:
     # bad settings: refused before any record
     class_mix_adapter(model[1], config), rhythm_tracker(model[1], config), self_trainer(model[1], config)
     beat_smoother(model[1], config), check_annotation_ext(args.ann_ext, beside=args.ann_beside)
+    check_output_names(args.records)
     for source in args.records:
         result = analyze_record(source, model, config, lead=args.lead, fs=args.fs, units=args.units)
         paths = write_outputs(result, args.out, plot=not args.no_plot, annotation_ext=args.ann_ext,

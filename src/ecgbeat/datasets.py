@@ -112,14 +112,26 @@ def build_beats(
         from tqdm.auto import tqdm
 
         iterator = tqdm(records, desc="building beats", unit="record")
-    beats = concat([beats_from_record(read_record(folder, name, require_annotations=True), params)
-                    for name in iterator])
+    beats = concat([beats_from_record(_labelled_record(folder, name), params) for name in iterator])
     if key is not None:
         try:
             _save_cache(Path(cache_dir) / f"beats-{key}.npz", beats)
         except OSError as exc:  # the beats are right; only the cache is missing
             warnings.warn(f"{cache_dir}: beats not cached ({exc.strerror or exc})", RuntimeWarning, stacklevel=2)
     return beats
+
+
+def _labelled_record(folder: Path, name: str) -> Record:
+    """:func:`read_record` with its annotations, at a rate an ECG can have (the R-peak detector's
+    50..2000 Hz, which ``analyze`` asks too): a header that gives 10 Hz for 360 Hz samples would
+    otherwise be "resampled" into nonsense beats without a word."""
+    from .dsp.filters import FS_MAX_HZ, FS_MIN_HZ
+
+    rec = read_record(folder, name, require_annotations=True)
+    if not FS_MIN_HZ <= rec.fs <= FS_MAX_HZ:
+        raise EcgbeatError(f"{Path(folder) / name}.hea: sampling rate {rec.fs:g} Hz is outside "
+                           f"{FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz")
+    return rec
 
 
 def _record_names(records) -> list[str]:

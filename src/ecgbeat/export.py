@@ -73,7 +73,17 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
     if not isinstance(model, nn.Module) or not hasattr(model, "n_samples") or not hasattr(model, "in_channels"):
         raise EcgbeatError(f"export_onnx() takes an ecgbeat model, a (model, meta) pair or a checkpoint path, "
                            f"got {type(model).__name__}")
-    model = model.eval()
+    modes = {m: m.training for m in model.modules()}  # exported in eval mode (no dropout); each
+    model.eval()  # module's own mode is given back (a frozen batch norm stays in eval)
+    try:
+        _export(model, target, int(opset))
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    return target
+
+
+def _export(model: nn.Module, target: Path, opset: int) -> None:
     x = torch.zeros(2, model.in_channels, model.n_samples)
     args, names, axes = (x,), ["x"], {"x": {0: "batch"}, "logits": {0: "batch"}}
     if getattr(model, "n_features", 0):
@@ -88,7 +98,7 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
             warnings.filterwarnings("ignore", message=".*batch.*LSTM|.*LSTM.*batch", category=UserWarning)
             try:
                 torch.onnx.export(model, args, str(tmp), input_names=names, output_names=["logits"],
-                                  dynamic_axes=axes, opset_version=int(opset), dynamo=False)
+                                  dynamic_axes=axes, opset_version=opset, dynamo=False)
             except OSError:
                 raise
             except Exception as exc:  # an operator the opset lacks, ...: torch's own first line
@@ -97,7 +107,6 @@ def export_onnx(model, path: str | os.PathLike, opset: int = 17) -> Path:
                 raise EcgbeatError(f"{target}: cannot export model {name!r} to ONNX opset {opset} ({reason})") from None
     except OSError as exc:
         raise EcgbeatError(f"{exc.filename or target}: cannot write the ONNX file ({exc.strerror or exc})") from None
-    return target
 
 
 _HIDING = threading.Lock()  # one redirection at a time: two would restore each other's sink

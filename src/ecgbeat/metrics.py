@@ -56,18 +56,25 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tupl
     """Accuracy, macro-F1, per-class precision / sensitivity / F1 / support, confusion matrix.
 
     Macro-F1 averages over the classes present in ``y_true`` or ``y_pred``. ``majority_baseline_
-    accuracy`` is what always predicting the most frequent true class scores. With ``proba``
+    accuracy`` is what always predicting the most frequent true class scores. A value with nothing
+    to count is NaN (``null`` in JSON, "–" in reports), not 0: a class never predicted has no
+    precision, one without beats no sensitivity (nor, if never predicted either, F1), and its row of
+    the normalised confusion matrix is NaN. With ``proba``
     (n, n_classes), the expected calibration error (15 equal-width confidence bins) is added.
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score, confusion_matrix
 
     y_true, y_pred, proba, _ = check_labels(y_true, y_pred, classes, proba)
     if len(y_true) == 0:
         raise EcgbeatError("no beats to evaluate")
     labels = np.arange(len(classes))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0)
     cm = confusion_matrix(y_true, y_pred, labels=labels)
+    # from the counts, as scikit-learn >= 1.4 gives them with zero_division=NaN (1.3 made F1 NaN
+    # for a class with beats but no call): NaN only where nothing is counted, 0/0
+    tp, called, support = np.diag(cm), cm.sum(axis=0), cm.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision, recall = tp / called, tp / support
+        f1 = 2 * tp / (called + support)
     row = cm.sum(axis=1, keepdims=True)
     present = (support > 0) | (cm.sum(axis=0) > 0)
     out = {
@@ -82,7 +89,8 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tupl
             for i, c in enumerate(classes)
         },
         "confusion_matrix": cm.tolist(),
-        "confusion_matrix_normalized": np.divide(cm, row, out=np.zeros(cm.shape), where=row > 0).round(6).tolist(),
+        "confusion_matrix_normalized": np.divide(cm, row, out=np.full(cm.shape, np.nan),
+                                                 where=row > 0).round(6).tolist(),
     }
     if proba is not None:
         out["ece"] = expected_calibration_error(y_true, proba)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from .datasets import build_beats, concat, split_beats
 from .dsp.beats import BeatParams
 from .errors import EcgbeatError
@@ -354,7 +354,7 @@ def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:
     """Add the headline test metrics to the checkpoint's JSON (atomically; weights untouched)."""
     import json
 
-    path = Path(checkpoint).with_suffix(".json")
+    path = checkpoint_paths(checkpoint, check=False)[1]  # its .json, a dot in the name kept
     doc = json.loads(path.read_text())
     doc.setdefault("metrics", {})["test"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "n")}
     write_json_atomic(path, doc)

@@ -245,7 +245,7 @@ def predict_proba(model, beats: BeatSet, batch_size: int = INFERENCE_BATCH) -> n
 def class_mix(model, beats: BeatSet) -> np.ndarray:
     """The model's mean class probability over ``beats``: on its training beats, the class mix its
     probabilities carry (a checkpoint's ``train_prior``, what :func:`adapt_priors` corrects from)."""
-    return predict_proba(model, beats).mean(axis=0)
+    return predict_proba(model, beats).mean(axis=0, dtype=np.float64)  # float32 sums drift by 1e-6
 
 
 def train_prior_of(meta: dict) -> np.ndarray:

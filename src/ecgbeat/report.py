@@ -46,6 +46,13 @@ def _pct(x: Any, digits: int = 1) -> str:
     return f"{100 * float(x):.{digits}f}%" if _is_number(x) else _DASH
 
 
+def _majority_class(per_class: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The class with the most true beats (``support``), or None when no support is known."""
+    support = {c: float(m.get("support")) for c, m in per_class.items()
+               if isinstance(m, Mapping) and _is_number(m.get("support"))}
+    return max(support, key=support.get) if support and max(support.values()) > 0 else None
+
+
 def _int(x: Any) -> str:
     """1234 -> '1,234'; floats that are whole numbers too; non-numbers -> '–'."""
     if not _is_number(x):
@@ -140,8 +147,9 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
     if head:
         lines += [" · ".join(head), ""]
         if _is_number(acc) and _is_number(metrics.get("macro_f1")):
-            lines += [("Accuracy is dominated by the majority class (N); macro-F1 weighs every "
-                      "class equally."), ""]
+            major = _majority_class(per_class)
+            lines += [(f"Accuracy is dominated by the majority class{f' ({major})' if major else ''}; "
+                       "macro-F1 weighs every class equally."), ""]
 
     # --- per-class table --------------------------------------------------------------------
     if per_class:
@@ -175,7 +183,7 @@ def metrics_markdown(metrics: Mapping[str, Any], title: str = "Evaluation") -> s
     cmn = metrics.get("confusion_matrix_normalized")
     if cmn is not None and k:
         cmn = _matrix(cmn, k, "confusion_matrix_normalized")
-        rows = [[f"**{c}**", *[f"**{_pct(v)}**" if i == j else _pct(v)
+        rows = [[f"**{c}**", *[f"**{_pct(v)}**" if i == j and _is_number(v) else _pct(v)
                                for j, v in enumerate(cmn[i])]]
                 for i, c in enumerate(classes)]
         lines += ["### Confusion matrix (% of each true class)", ""]

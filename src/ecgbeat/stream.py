@@ -38,11 +38,11 @@ from .analyze import (
     class_mix_adapter,
     classify,
     cut_fixed,
-    fir_taps,
     labels_of,
     load_model,
     mask_target,
     patient_context,
+    resample_polyphase,
     rhythm_tracker,
     self_trainer,
     to_target,
@@ -115,6 +115,9 @@ class StreamClassifier:
         self._det = RPeakDetector(self._plan.fs_in)
         self._n = 0
         self._x = np.zeros(0)              # input samples from absolute index _x0 (NaN kept)
+        self._recent = np.zeros(0)         # the last second of finite input samples (their median)
+        self._level: float | None = None   # that median: the level of the 10-V rule, once there is a second
+        self._fresh = 0                    # finite samples since the level was last renewed
         self._bad = np.zeros(0, dtype=bool)
         self._x0 = 0
         self._mask_done = 0                # input samples whose unreadable flag is final
@@ -154,8 +157,7 @@ class StreamClassifier:
         x = as_samples(samples, "push()")  # text, complex numbers: one line, not a numpy error
         if x.ndim != 1:
             raise EcgbeatError(f"push() takes one lead (1-D samples), got shape {x.shape}")
-        x = x * self._factor  # samples no ECG can have (infinite, beyond ±10 V) are missing, as read_signal's
-        x = np.where(np.isfinite(x) & (np.abs(x) <= IMPOSSIBLE_MV), x, np.nan)
+        x = self._possible(x * self._factor)
         self._x = np.concatenate([self._x, x])
         self._bad = np.concatenate([self._bad, np.zeros(len(x), dtype=bool)])
         self._n += len(x)
@@ -164,6 +166,21 @@ class StreamClassifier:
             return []  # nothing can be decided yet: only buffer
         self._add_peaks(peaks)
         return self._advance(final=False)
+
+    def _possible(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (mV) with the samples no ECG can have taken as missing (NaN), as read_signal takes
+        them: infinite, or more than 10 V from the signal's level. The level is the median of the
+        last second of finite samples before ``x`` (renewed every 0.1 s), so a DC offset is kept and
+        a spike is not; within the first second, before there is a level, it is 0 (a spike at the
+        start of a stream is not taken for the level)."""
+        finite = np.isfinite(x)
+        keep = finite & (np.abs(x - (self._level or 0.0)) <= IMPOSSIBLE_MV)
+        second = max(1, int(self._plan.fs_in))
+        self._recent = np.concatenate([self._recent, x[finite]])[-second:]
+        self._fresh += int(finite.sum())
+        if self._recent.size >= second and (self._level is None or self._fresh >= second // 10):
+            self._level, self._fresh = float(np.median(self._recent)), 0
+        return np.where(keep, x, np.nan)
 
     def flush(self) -> list[dict]:
         """End of the stream: decide the remaining beats (a beat cut short is unreadable)."""
@@ -239,14 +256,12 @@ class StreamClassifier:
         self._y = np.concatenate([self._y, y])
 
     def _resample(self, j1: int, j2: int) -> np.ndarray:
-        from scipy.signal import resample_poly
-
         p = self._plan
         seg = np.nan_to_num(self._x[self._rs_a - self._x0:], nan=0.0)
         if p.up == p.down:
             return seg[j1 - self._rs_a: j2 - self._rs_a].copy()
         off = self._rs_a * p.up // p.down
-        return resample_poly(seg, p.up, p.down, window=fir_taps(p.up, p.down))[j1 - off: j2 - off]
+        return resample_polyphase(seg, p.up, p.down)[j1 - off: j2 - off]
 
     def _decide(self, final: bool) -> list[dict]:
         ready = []

@@ -642,7 +642,8 @@ def plot_training_curves(history) -> Figure:
 
 
 def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: float = 0.0,
-                      duration_s: float = 10.0, title: str = "", pred_labels=None) -> Figure:
+                      duration_s: float = 10.0, title: str = "", pred_labels=None,
+                      labels_are: str = "annotation") -> Figure:
     """A strip of raw ECG with the annotated beats marked by class, on light ECG paper.
 
     Each annotated beat gets a marker in its class colour on the trace and its letter above the
@@ -668,7 +669,11 @@ def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: fl
     title : str, default ""
         Title prefix, e.g. "MIT-BIH record 208, lead MLII".
     pred_labels : sequence of str, optional
-        Predicted class letter per annotated beat (same length as ``ann_samples``).
+        Predicted class letter per annotated beat (same length as ``ann_samples``). A MIT-BIH
+        symbol and the prediction of its AAMI class agree ("A" and "S").
+    labels_are : {"annotation", "prediction"}, default "annotation"
+        What ``ann_labels`` are: reference annotations, or the classes a model gave beats it
+        detected (a recording without annotations); the title and legend say which.
 
     Returns
     -------
@@ -682,6 +687,8 @@ def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: fl
         If the signal is empty or not 1-D, lengths of annotations / labels / predictions
         differ, ``fs`` or ``duration_s`` is not positive, or ``start_s`` lies outside the record.
     """
+    if labels_are not in ("annotation", "prediction"):
+        raise EcgbeatError(f"labels_are must be 'annotation' or 'prediction', got {labels_are!r}")
     sig = np.asarray(signal_mV, dtype=float)
     if sig.ndim != 1:
         raise EcgbeatError(f"signal_mV must be 1-D (one lead), got shape {sig.shape}")
@@ -753,7 +760,7 @@ def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: fl
                 va="bottom", fontsize=11, fontweight="bold", zorder=5)
         if preds is not None:
             p = str(preds[k])
-            wrong = p != lab
+            wrong = SYMBOL_TO_CLASS.get(p, p) != SYMBOL_TO_CLASS.get(lab, lab)  # "A" annotated, "S" called
             n_disagree += wrong
             if wrong:
                 ax.axvspan(tk - 0.15, tk + 0.15, color=_WRONG_COLOR, alpha=0.12, lw=0, zorder=1)
@@ -768,7 +775,7 @@ def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: fl
     ax.set_xlabel("time since record start [s]")
     ax.set_ylabel("amplitude [mV]")
     parts = [title] if title else []
-    parts.append(f"{t0:.1f}–{t1:.1f} s, {inwin.size} annotated beats")
+    parts.append(f"{t0:.1f}–{t1:.1f} s, {inwin.size} {'annotated' if labels_are == 'annotation' else 'detected'} beats")
     if preds is not None:
         parts.append(f"prediction disagrees on {n_disagree} of {inwin.size}")
     ax.set_title(" — ".join(parts))
@@ -788,7 +795,7 @@ def plot_record_strip(signal_mV, fs: float, ann_samples, ann_labels, start_s: fl
     if handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.005, 1.0),
                   fontsize="small", frameon=False,
-                  title="letters above: annotation"
+                  title=f"letters above: {labels_are}"
                   + ("\nrow below: prediction" if preds is not None else ""),
                   title_fontsize="small")
     return fig

@@ -447,6 +447,13 @@ class _Decider:
         self.advance(c.t)
         self._classify(c)
 
+    def end(self, now: float) -> None:
+        """The end of the input at ``now``: a learning phase still open ends on the candidates seen
+        (a signal shorter than it has beats too), then the search runs up to ``now``."""
+        if self.learning:
+            self._finish_learning()
+        self.advance(now)
+
     def advance(self, now: float) -> None:
         if self.learning:
             if now < self.learn_end:
@@ -583,7 +590,7 @@ def _detect_offline(x: np.ndarray, fs: float, p: _Params, vf_guard: bool = True)
     dec = _Decider(fs, p)
     for c in cands:
         dec.feed(c)
-    dec.advance(float(x.size))
+    dec.end(float(x.size))
     peaks = _Emitter(fs, p, vf_guard).process(dec.beats)
     return np.asarray(peaks, dtype=np.int64)
 
@@ -706,7 +713,7 @@ class RPeakDetector:
             return np.empty(0, dtype=np.int64)
         self._finished = True
         out = self._process(self._n) if self._n > self._done else []
-        self._dec.advance(float(self._n))
+        self._dec.end(float(self._n))
         out.extend(self._drain())
         return np.asarray(out, dtype=np.int64)
 

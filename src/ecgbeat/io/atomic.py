@@ -49,10 +49,16 @@ def file_in_the_way(folder: str | os.PathLike) -> Path | None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
+
+    A folder that cannot be made is a one-line :class:`EcgbeatError` (:func:`make_folder`); an error
+    of the system names ``path``, never the hidden temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    make_folder(path.parent, f"write {path.name}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -138,6 +138,9 @@ def _scan_for_error(path: Path, has_label: bool | None, n_samples: int) -> None:
                     f"found {len(fields)}"
                 )
             for column, text in enumerate(fields, start=1):
+                text = text.strip()
+                if len(text) >= 2 and text[0] == text[-1] == '"':  # quoted, as the reader takes it
+                    text = text[1:-1]
                 try:
                     if "_" in text:  # Python's float() takes 1_0; a CSV reader does not
                         raise ValueError(text)

@@ -143,6 +143,8 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
                                      f"{WFDB_DEFAULT_FS:g} Hz assumed (the WFDB default)")
     elif not p.exists():
         raise EcgbeatError(f"{p}: file not found")
+    elif p.is_dir():
+        raise EcgbeatError(f"{p}: is a folder, not an ECG file")
     elif require_annotations:
         raise EcgbeatError(f"{p}: labelled beats need a WFDB record with reference annotations (.hea/.dat/.atr)")
     elif suffix in CSV_SUFFIXES:
@@ -425,6 +427,18 @@ def _read_annotations(base: Path, annotator: str | None, n_samples: int):
     import wfdb
 
     where = f"{base}.{annotator}"
+    path = base.with_suffix(f".{annotator}")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(max(0, size - 2))
+            tail = f.read(2)
+    except OSError as exc:
+        raise EcgbeatError(f"{where}: unreadable annotations ({exc.strerror or first_line(exc)})") from None
+    if size == 0:
+        raise EcgbeatError(f"{where}: empty annotation file")
+    if tail != b"\x00\x00":  # every WFDB annotation file ends with a zero word; wfdb reads a cut one silently
+        raise EcgbeatError(f"{where}: corrupt annotations: truncated (no end-of-file marker; {size} bytes)")
     try:
         ann = wfdb.rdann(str(base), annotator)
     except Exception as exc:
@@ -588,12 +602,39 @@ def _csv_rate(path: Path, data: np.ndarray, kinds: list, fs: float | None) -> fl
     if not np.isfinite(t).all() or not _increasing(t):
         raise EcgbeatError(f"{path}: the time column is not strictly increasing")
     step = np.diff(t)
-    median = float(np.median(step))
-    if np.abs(step - median).max() > 0.01 * median + 1e-9:
+    mean = float(t[-1] - t[0]) / (len(t) - 1)  # over the whole span: a rounded step would bias the median
+    if np.abs(step - mean).max() > 0.01 * mean + 1e-9 and not _rounded_grid(t, step, mean):
         raise EcgbeatError(f"{path}: irregular sampling (time steps from {step.min():g} to {step.max():g}); "
                            f"resample to a constant rate first")
-    rate = (1000.0 if kinds[time_col] == "ms" else 1.0) / median
+    rate = (1000.0 if kinds[time_col] == "ms" else 1.0) / mean
     return _check_fs(float(np.round(rate, 6)), str(path))
+
+
+def _rounded_grid(t: np.ndarray, step: np.ndarray, mean: float) -> bool:
+    """Whether times ``t`` are a regular grid of ``mean`` steps printed to a coarser resolution
+    (0.000, 0.003, 0.006, 0.008 s at 360 Hz, as WFDB's ``rdsamp -p`` writes them): every step is one
+    of the two whole numbers of print steps around the mean (one when the mean is a whole number of
+    them), and no time strays from the fitted grid by more than the rounding (half a print step).
+    A dropped sample (a double step) is neither."""
+    r = _resolution(t)
+    if r <= 0 or mean < r:
+        return False
+    ratio = mean / r
+    k = round(ratio)
+    allowed = [k] if abs(ratio - k) < 0.01 else [int(np.floor(ratio)), int(np.ceil(ratio))]
+    k_all = np.arange(len(t), dtype=np.float64)
+    slope, start = np.polyfit(k_all, t - t[0], 1)
+    off_grid = np.abs(t - t[0] - (start + slope * k_all))  # rounding alone: at most half a print step
+    return bool(np.isin(np.round(step / r), allowed).all() and off_grid.max() <= 0.55 * r)
+
+
+def _resolution(t: np.ndarray) -> float:
+    """The step of the decimal places ``t`` is printed with (0.001 for milliseconds in seconds)."""
+    for decimals in range(10):
+        scaled = t * 10.0 ** decimals
+        if np.abs(scaled - np.round(scaled)).max() <= 1e-6:  # whole numbers, but for float rounding
+            return 10.0 ** -decimals
+    return 0.0
 
 
 def _time_kind(name: str) -> str | None:
