@@ -65,7 +65,7 @@ bench-demo: $(STAMP)
 	$(PY) benchmarks/demo.py
 
 bench-detection: $(STAMP)
-	$(PY) benchmarks/detection.py
+	$(PY) benchmarks/detection.py --streaming --jobs 1
 
 bench-af: $(STAMP)
 	$(PY) benchmarks/af_detection.py

@@ -7,7 +7,7 @@ validation macro-F1, the test set never used for selection), its checkpoint is r
 evaluated on the split's test set. Reported per model and split, as mean ± std over the seeds:
 accuracy, macro-F1, per-class sensitivity and precision, the EC57 sensitivity / positive
 predictivity of S and V (inter-patient; Q beats left out as usual), training time and seconds
-per epoch, parameter count and PyTorch CPU inference throughput (batch 4096).
+per epoch, parameter count and PyTorch CPU inference throughput (batches of 1,024).
 
 Usage::
 
@@ -113,8 +113,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.seeds = [int(s) for s in _csv(args.seeds)] or ([0] if args.quick else [0, 1, 2])
     except ValueError:
         p.error("--seeds must be comma-separated integers")
-    args.epochs = args.epochs or (1 if args.quick else 10)
-    args.batch_size = args.batch_size or (32 if args.quick else 128)
+    for name, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--threads", args.threads)):
+        if value is not None and value < (0 if name == "--threads" else 1):  # 0 is no default here, but an error
+            p.error(f"{name} must be {'>= 0' if name == '--threads' else '>= 1'}, got {value}")
+    args.epochs = (1 if args.quick else 10) if args.epochs is None else args.epochs
+    args.batch_size = (32 if args.quick else 128) if args.batch_size is None else args.batch_size
     args.records = tuple(_csv(args.records)) or (QUICK_RECORDS if args.quick else tuple(MITDB_RECORDS))
     if args.max_train_beats is None and args.quick:
         args.max_train_beats = QUICK_MAX_TRAIN
@@ -400,7 +403,11 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.training import INFERENCE_BATCH, TrainConfig
 
     if args.render:  # re-write the Markdown of finished results (e.g. after a change of layout)
-        doc = json.loads(args.render.read_text())
+        try:
+            doc = json.loads(args.render.read_text())
+        except (OSError, ValueError) as e:
+            print(f"accuracy.py: error: --render {args.render}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+            return 2
         print(write_text_atomic(args.render.with_suffix(".md"), render_markdown(doc)))
         return 0
     if args.threads:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import json
 import sys
 import time
 from dataclasses import replace
@@ -39,7 +38,16 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, ec57_row, families, git_info, kept_runs, mean_std  # noqa: E402  (beside this script)
+from bench_common import (  # noqa: E402  (beside this script)
+    default_mitdb,
+    ec57_row,
+    families,
+    git_info,
+    kept_runs,
+    mean_std,
+    pct,
+    stale_refit,
+)
 
 RESULTS = REPO / "benchmarks" / "results"
 GRID = list(itertools.product((1, 2, 5), (0, 300, 1000, 3000, 10000), ((4,), (3, 4), (2, 3, 4))))
@@ -293,7 +301,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stem", default="accuracy_inter_adapt_priors")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    also = [parse_setting(a) for a in args.also]
+    from ecgbeat.errors import EcgbeatError
+
+    try:
+        also = [parse_setting(a) for a in args.also]
+    except EcgbeatError as e:
+        p.error(f"--also: {e}")
+    if args.size < 1:
+        p.error(f"--size must be >= 1, got {args.size}")
+    for option in ("runs", "test_runs", "val_runs"):
+        folder = getattr(args, option)
+        if folder is not None and not folder.is_dir():
+            p.error(f"--{option.replace('_', '-')} {folder}: no such folder")
     if args.keep_when == "majority" and args.validate != "folds":
         p.error("--keep-when majority compares folds: it needs --validate folds")
 
@@ -301,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgbeat.checkpoint import load_checkpoint
     from ecgbeat.datasets import concat
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
     from ecgbeat.labels import CLASSES
     from ecgbeat.metrics import record_errors
     from ecgbeat.pipeline import DataSpec, load_split, train_transitions
@@ -332,9 +351,13 @@ def main(argv: list[str] | None = None) -> int:
                 prior = np.asarray(meta["train_prior"]) if meta.get("train_prior") else class_mix(model, split.train)
                 test_model, test_prior = model, prior
                 if args.test_runs:  # the refit reports DS2; its own training mix adapts it
-                    test_model, test_meta = load_checkpoint(args.test_runs / path.parent.name / "model.json")
+                    refit = args.test_runs / path.parent.name / "model.json"
+                    test_model, test_meta = load_checkpoint(refit)
                     if test_meta.get("seed") != meta.get("seed") or test_meta.get("model") != meta.get("model"):
                         p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
+                    why = stale_refit(path, refit)
+                    if why:
+                        p.error(f"{refit}: {why}, not of {path} as it is now")
                     test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {**per_seed, "prior": prior, "val": predict_proba(model, split.val),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}
@@ -475,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 label = row["setting"] + label_of(row, res)
                 score = "" if row["val_macro_f1"] is None else f"{row['val_macro_f1']:.4f}"
-                cells = [f"{100 * s[f'{c}_se']:.1f} / {100 * s[f'{c}_ppv']:.1f}" for c in "NSVF"]
+                cells = [f"{pct(s[f'{c}_se'])} / {pct(s[f'{c}_ppv'])}" for c in "NSVF"]
                 lines.append(f"| {label} | {score} | {len(row[kind])} {kind} | {100 * s['accuracy']:.2f} ± "
                              f"{100 * s['accuracy_std']:.2f} | " + " | ".join(cells) + " |")
         lines.append("")
@@ -496,8 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             lines += error_lines(chosen_row)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines))
-    write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "results": results}, indent=1,
-                                                                  default=lambda o: o.tolist()) + "\n")
+    write_text_atomic(args.out / f"{args.stem}.json",  # numpy arrays as lists, NaN as null
+                      json_text({"meta": meta, "results": results}, indent=1) + "\n")
     print("\n".join(lines))
     return 0
 

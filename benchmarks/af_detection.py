@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from ecgbeat.dsp.rhythm import af_like
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
     from ecgbeat.labels import DS1, DS2, MITDB_RECORDS
 
     mitdb = args.mitdb or default_mitdb()
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "af_detection.md", "\n".join(lines))
     write_text_atomic(args.out / "af_detection.json",
-                      json.dumps({"meta": meta, "summary": summary, "records": rows}, indent=1) + "\n")
+                      json_text({"meta": meta, "summary": summary, "records": rows}, indent=1) + "\n")
     print("\n".join(lines))
     return 0
 

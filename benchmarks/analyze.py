@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
 
 RESULTS = ROOT / "benchmarks" / "results"
+SECTIONS = ("accuracy", "speed", "stream", "agreement", "memory")
 MODELS = {  # name -> (registered model, model_args, beat scaling of the training beats)
     "lstm": ("lstm", {"patch_size": 8, "num_layers": 1}, "fixed"),  # the project's LSTM, made small
     "lstm+rr": ("lstm", {"patch_size": 8, "num_layers": 1, "n_features": 5}, "fixed"),
@@ -75,6 +76,14 @@ def main(argv=None) -> int:
     given = dict(c.split("=", 1) for c in args.checkpoint if "=" in c)
     if len(given) != len(args.checkpoint):
         p.error("--checkpoint takes NAME=PATH")
+    missing = [path for path in given.values() if not Path(path).exists()]
+    if missing:
+        p.error(f"--checkpoint: {missing[0]}: no such checkpoint")
+    unknown = sorted(set((args.only or "accuracy").split(",")) - set(SECTIONS))
+    if unknown:
+        p.error(f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if args.quick and args.stem == "analyze":  # a quick run never replaces the full results
+        args.stem = "analyze_quick"
     if given and (args.only or "accuracy") != "accuracy":
         p.error("--checkpoint runs section (a) only (the others use the benchmark's own models)")
     import torch
@@ -83,7 +92,7 @@ def main(argv=None) -> int:
     mitdb = Path(args.mitdb)
     sections = set((args.only or ("accuracy" if given else "accuracy,speed,stream,agreement,memory")).split(","))
     results = _load(RESULTS / f"{args.stem}.json")
-    results["environment"] = _environment(argv)
+    results["environment"] = env = _environment(argv)
     models = {k: Path(v) for k, v in given.items()} if given else ensure_models(mitdb, Path(args.models_dir))
     results["models"] = {name: _model_info(path) for name, path in models.items()}
     results["given_checkpoints"] = bool(given)
@@ -104,6 +113,12 @@ def main(argv=None) -> int:
             print(f"== {name}", flush=True)
             results[name] = step()
             results[name]["bench_seconds"] = round(time.perf_counter() - t0, 1)
+            # each section keeps what produced it: a later run of other sections replaces the
+            # file's environment and models, not this section's record of them
+            results[name]["provenance"] = {
+                **{k: env[k] for k in ("git_commit", "git_dirty", "command", "date", "cpu")},
+                "quick": args.quick, "models": {k: v["n_parameters"] for k, v in results["models"].items()},
+                **{k: results[k] for k in ("af_gate", "adapt", "self_train", "smooth", "given_checkpoints")}}
             _write(results, args.stem)
     return 0
 
@@ -528,6 +543,12 @@ def markdown(r: dict, stem: str = "analyze") -> str:
              f"1 thread, {env.get('date')}. Produced by `{env.get('command', 'benchmarks/analyze.py')}`"
              + (f" (commit `{env['git_commit']}`{', uncommitted changes' if env.get('git_dirty') else ''})"
                 if env.get("git_commit") else "") + f"; numbers in `{stem}.json`.", ""]
+    made = [(name, r[name]["provenance"]) for name in SECTIONS if "provenance" in r.get(name, {})]
+    if made:  # sections from different runs: each with its own commit and command
+        lines += ["## Sections and the runs that measured them", ""] + _table(
+            ["section", "date", "commit", "quick", "command"],
+            [[name, m["date"], f"`{m['git_commit']}`" + (" (uncommitted changes)" if m["git_dirty"] else ""),
+              "yes" if m["quick"] else "no", f"`{m['command']}`"] for name, m in made]) + [""]
     if r.get("targets"):
         lines += ["## Targets", ""] + _table(
             ["target", "measured", "met"],

@@ -46,12 +46,31 @@ def cpu_name() -> str:
 
 def kept_runs(folder: Path, models: set[str] | None = None) -> dict[str, dict[int, Path]]:
     """Inter-patient checkpoints kept by ``accuracy.py --keep-runs folder``: model -> seed -> model.json."""
+    if not Path(folder).is_dir():
+        raise SystemExit(f"{folder}: no such folder of kept runs (accuracy.py --keep-runs FOLDER makes one)")
     found: dict[str, dict[int, Path]] = defaultdict(dict)
     for d in sorted(Path(folder).iterdir()):
         m = re.match(r"inter-seed(\d+)-(\w+)$", d.name)
         if m and (d / "model.json").is_file() and (models is None or m.group(2) in models):
             found[m.group(2)][int(m.group(1))] = d / "model.json"
     return dict(found)
+
+
+def stale_refit(run: Path, refit: Path) -> str | None:
+    """Why the refit checkpoint ``refit`` (a model.json) is not the refit of the run ``run`` as that run
+    is now (retrained into the same folder since, or another run's), or None when it is."""
+    import json
+
+    r, f = (json.loads(Path(x).read_text()) for x in (run, refit))
+    made = f.get("refit_of") or {}
+    if not made:
+        return "not a refit"
+    if Path(made.get("checkpoint", "")).resolve() != Path(run).resolve():
+        return f"a refit of {made.get('checkpoint')}"
+    if (made.get("best_epoch"), made.get("val_macro_f1")) != (r.get("best_epoch"), r.get("val_macro_f1")):
+        return (f"a refit of an earlier training of it (best epoch {made.get('best_epoch')}, validation macro-F1 "
+                f"{made.get('val_macro_f1')}; the run now: {r.get('best_epoch')}, {r.get('val_macro_f1')})")
+    return None
 
 
 def families(found: dict[str, dict[int, Path]], mix: bool = False) -> dict[str, dict[int, list[tuple[str, Path]]]]:
@@ -76,12 +95,18 @@ def ec57_row(y, proba, classes) -> dict:
                                           for m, key in (("se", "sensitivity"), ("ppv", "ppv"))}}
 
 
+def pct(x, digits: int = 1) -> str:
+    """0.912 -> '91.2'; an undefined value (None, NaN: e.g. S +P with no S call) -> '–'."""
+    return "–" if x is None or x != x else f"{100 * x:.{digits}f}"
+
+
 def mean_std(rows: list[dict], keys=EC57_KEYS) -> dict:
-    """``key`` -> mean and ``key_std`` -> sample std (0 for one row) over ``rows``."""
+    """``key`` -> mean and ``key_std`` -> sample std (0 for one row) over ``rows``; NaN when a row's
+    value is undefined (None or NaN: JSON writes null), never a mean of the others that looks whole."""
     import numpy as np
 
     out = {}
     for k in keys:
-        v = np.array([r[k] for r in rows], dtype=float)
+        v = np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
         out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
     return out

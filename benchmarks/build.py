@@ -13,7 +13,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgbeat.datasets import build_beats
     from ecgbeat.dsp.beats import BeatParams
     from ecgbeat.dsp.context import PatientContext
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
 
     mitdb = args.mitdb or default_mitdb()
     params = BeatParams()
@@ -78,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| cache size | {size / 1e6:.0f} MB |", ""])
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / "build.md", md)
-    write_text_atomic(args.out / "build.json", json.dumps(result, indent=1) + "\n")
+    write_text_atomic(args.out / "build.json", json_text(result, indent=1) + "\n")
     print(md)
     return 0
 

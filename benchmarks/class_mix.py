@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from datetime import datetime, timezone
@@ -117,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ecgbeat.datasets import build_beats
     from ecgbeat.errors import EcgbeatError
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
     from ecgbeat.labels import MITDB_RECORDS
 
     records = [r.strip() for r in args.records.split(",") if r.strip()] if args.records else list(MITDB_RECORDS)
@@ -135,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = "class_mix" if not args.records else "class_mix_subset"
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{stem}.md", md)
-    write_text_atomic(args.out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
+    write_text_atomic(args.out / f"{stem}.json", json_text(result, indent=1) + "\n")
     print(md)
     return 0
 

@@ -35,7 +35,6 @@ Results go to ``benchmarks/results/detection.md`` and ``detection.json``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -48,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-from bench_common import default_mitdb  # noqa: E402  (beside this script)
+from bench_common import cpu_name, default_mitdb, git_info  # noqa: E402  (beside this script)
 
 try:  # installed package, else the source tree
     import ecgbeat.dsp  # noqa: F401
@@ -259,8 +258,10 @@ def render_markdown(result: dict) -> str:
     lines = [
         "# R-peak detection benchmark (MIT-BIH Arrhythmia Database)",
         "",
-        f"Generated {result['generated_utc']} by `benchmarks/detection.py`"
-        f" on {result['machine']} ({len(result['records'])} records, lead 0, whole records).",
+        f"Generated {result['generated_utc']} by `{result.get('command', 'benchmarks/detection.py')}`"
+        + (f" at commit `{result['git_commit']}`" + (" (uncommitted changes)" if result.get("git_dirty") else "")
+           if result.get("git_commit") else "")
+        + f" on {result['machine']} ({len(result['records'])} records, lead 0, whole records).",
         "",
         f"Matching: `wfdb.processing.compare_annotations`, window {MATCH_WINDOW_S * 1000:.0f} ms;"
         f" reference beats = annotation symbols `{BEAT_SYMBOLS}`.",
@@ -325,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         "--out-dir", type=Path, default=REPO / "benchmarks" / "results", help="where detection.md/.json are written"
     )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    stem = "detection_quick" if args.quick else "detection"  # a quick run never replaces the full results
+    commit, dirty = git_info()  # before the run: the commit of the code that runs
 
     mitdb = (args.mitdb or default_mitdb()).expanduser().resolve()
     if not (mitdb / "100.hea").is_file() and not list(mitdb.glob("*.hea")):
@@ -360,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
             pass
     result = {
         "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {args.jobs} worker(s)",
+        "machine": f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} CPUs, {args.jobs} worker(s)",
+        "command": " ".join(["python benchmarks/detection.py", *(sys.argv[1:] if argv is None else argv)]),
+        "git_commit": commit, "git_dirty": dirty, "quick": args.quick,
         "mitdb": str(mitdb),
         "match_window_s": MATCH_WINDOW_S,
         "beat_symbols": BEAT_SYMBOLS,
@@ -373,11 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         "totals": totals,
         "records": results,
     }
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
 
     out_dir = args.out_dir
-    write_text_atomic(out_dir / "detection.json", json.dumps(result, indent=1) + "\n")
-    write_text_atomic(out_dir / "detection.md", render_markdown(result))
+    write_text_atomic(out_dir / f"{stem}.json", json_text(result, indent=1) + "\n")  # NaN as null
+    write_text_atomic(out_dir / f"{stem}.md", render_markdown(result))
     print()
     for d in detectors:
         w, e = totals[d]["whole"], totals[d]["ec57"]
@@ -385,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{d:18s} Se {w['se']:.3f} +P {w['ppv']:.3f}  (TP {w['tp']} FP {w['fp']} FN {w['fn']})"
             f"  EC57 Se {e['se']:.3f} +P {e['ppv']:.3f}  {totals[d]['seconds']:.1f} s"
         )
-    print(f"wrote {out_dir / 'detection.md'} and {out_dir / 'detection.json'}")
+    print(f"wrote {out_dir / f'{stem}.md'} and {out_dir / f'{stem}.json'}")
     return 0
 
 

@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ecgbeat.checkpoint import load_checkpoint, save_ensemble
-    from ecgbeat.io.atomic import write_text_atomic
+    from ecgbeat.io.atomic import json_text, write_text_atomic
     from ecgbeat.pipeline import DataSpec, load_split
     from ecgbeat.training import INFERENCE_BATCH
 
@@ -140,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                      + f" | {speed} |")
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out / f"{args.stem}.md", "\n".join(lines) + "\n")
-    write_text_atomic(args.out / f"{args.stem}.json", json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    write_text_atomic(args.out / f"{args.stem}.json", json_text({"meta": meta, "rows": rows}, indent=1) + "\n")
     print("\n".join(lines))
     return 0
 

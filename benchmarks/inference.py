@@ -22,7 +22,9 @@ import torch
 from ecgbeat.export import export_onnx
 from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
 from ecgbeat.models import create_model, list_models
-from ecgbeat.pipeline import git_commit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import cpu_name, git_info  # noqa: E402  (beside this script)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -38,17 +40,26 @@ def rate(fn, x: np.ndarray, batch: int, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
-    commit = git_commit()  # before the run: the commit of the code that runs
+    commit, dirty = git_info()  # before the run: the commit of the code that runs (this repository's)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--batch", default="1024,8192", help="comma-separated batch sizes (default: 1024,8192)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", default="512,1024,8192", help="comma-separated batch sizes (default: 512,1024,8192)")
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--models", help="comma-separated (default: all registered)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    try:
+        batches = [int(b) for b in args.batch.split(",")]
+    except ValueError:
+        p.error(f"--batch must be comma-separated whole numbers, got {args.batch!r}")
+    for name, value in (("--batch", min(batches)), ("--repeats", args.repeats), ("--threads", args.threads)):
+        if value < 1:
+            p.error(f"{name} must be >= 1, got {value}")
+    unknown = sorted(set(args.models.split(",")) - set(list_models())) if args.models else []
+    if unknown:
+        p.error(f"--models: unknown model(s) {', '.join(unknown)}; registered: {', '.join(list_models())}")
     import onnxruntime as ort
 
-    batches = [int(b) for b in args.batch.split(",")]
     torch.set_num_threads(args.threads)
     x = np.random.default_rng(0).random((max(16384, *batches), 1, 187), dtype=np.float32)
     rows = []
@@ -69,8 +80,9 @@ def main(argv=None) -> int:
                 row[f"onnxruntime_beats_per_s_batch{batch}"] = round(ox)
                 print(f"{name} batch {batch}: torch {pt:,.0f}  onnxruntime {ox:,.0f} beats/s", flush=True)
         rows.append(row)
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git_commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "git_commit": commit, "git_dirty": dirty,
+            "command": " ".join(["python benchmarks/inference.py", *(sys.argv[1:] if argv is None else argv)]),
+            "cpu": cpu_name(), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
             "batches": batches, "beats_per_measurement": len(x), "repeats": args.repeats,
             "torch": torch.__version__, "onnxruntime": ort.__version__, "python": platform.python_version()}
     write_json_atomic(args.out / "inference.json", {"meta": meta, "rows": rows})

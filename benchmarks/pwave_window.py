@@ -61,4 +61,8 @@ def _num(v: float) -> float | None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and not sys.argv[1].isdigit():  # --help, or not a sample count
+        print(__doc__ if sys.argv[1] in ("-h", "--help") else f"pwave_window.py: PRE must be a whole number of "
+              f"samples, got {sys.argv[1]!r}", file=sys.stdout if sys.argv[1] in ("-h", "--help") else sys.stderr)
+        sys.exit(0 if sys.argv[1] in ("-h", "--help") else 2)
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 31)

@@ -24,7 +24,7 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, kept_runs  # noqa: E402  (beside this script)
+from bench_common import default_mitdb, kept_runs, stale_refit  # noqa: E402  (beside this script)
 
 from ecgbeat.errors import EcgbeatError  # noqa: E402
 
@@ -49,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     todo = [(path, args.out / path.parent.name) for by_seed in found.values() for path in by_seed.values()]
     if not todo:
         p.error(f"{args.runs}: no inter-seed<S>-<model>/model.json")
+    for run, out in todo:  # a refit already there is kept only when it is this run's, as the run is now
+        why = stale_refit(run, out / "model.json") if (out / "model.json").is_file() else None
+        if why:
+            p.error(f"{out / 'model.json'}: {why}; delete it (or choose another --out) to refit {run}")
     todo = [(c, o) for c, o in sorted(todo) if not (o / "model.json").is_file()]
     print(f"{len(todo)} refits to run into {args.out}", flush=True)
     mitdb = str(args.mitdb or default_mitdb())

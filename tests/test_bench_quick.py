@@ -270,8 +270,12 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
     refits = tmp_path / "refits"
     for seed, name in ((0, "lstm"), (1, "lstm"), (0, "cnn_lstm"), (1, "cnn_lstm")):
         torch.manual_seed(100 + seed)
+        run = runs / f"inter-seed{seed}-{name}" / "model.json"
+        made = json.loads(run.read_text())
         meta = {"classes": ["N", "S", "V", "F", "Q"], "preprocessing": {"fs": 125.0, "n_samples": 187},
-                "split": "inter", "seed": seed, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01]}
+                "split": "inter", "seed": seed, "train_prior": [0.8, 0.05, 0.1, 0.04, 0.01],
+                "refit_of": {"checkpoint": str(run), "best_epoch": made.get("best_epoch"),
+                             "val_macro_f1": made.get("val_macro_f1")}}
         save_checkpoint(refits / f"inter-seed{seed}-{name}" / "model", create_model(name, hidden_size=8), meta)
     adapt_priors("ap_refit", "--test-runs", str(refits))
     refit = json.loads((out / "ap_refit.json").read_text())
@@ -285,6 +289,15 @@ def test_adapt_priors_benchmark_chooses_on_validation(mitdb, tmp_path):
          "--records", "100,105,101,106", "--test-runs", str(refits), "--out", str(out), "--mitdb", str(mitdb)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 2 and "not a refit of" in proc.stderr
+    # a refit of an earlier training of the run (retrained into the same folder since): refused, not paired
+    stale = refits / "inter-seed0-lstm" / "model.json"
+    doc = json.loads(stale.read_text())
+    stale.write_text(json.dumps({**doc, "refit_of": {**doc["refit_of"], "best_epoch": 99}}))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "adapt_priors.py"), "--runs", str(runs), "--models", "lstm",
+         "--records", "100,105,101,106", "--test-runs", str(refits), "--out", str(out), "--mitdb", str(mitdb)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 2 and "a refit of an earlier training of it" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_refit_benchmark_refits_every_kept_run_once(mitdb, tmp_path):
@@ -319,6 +332,17 @@ def test_refit_benchmark_refits_every_kept_run_once(mitdb, tmp_path):
     assert proc.returncode == 2 and "is a refit already" in proc.stderr, proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("refit.py: error:")
     assert not (refits / "inter-seed1-lstm" / "model.json").exists()
+    # the run retrained into its folder since (another best epoch): its old refit is not kept as its refit
+    for name in ("model.json", "model.safetensors"):
+        (runs / "inter-seed1-lstm" / name).unlink()
+    run = runs / "inter-seed0-lstm" / "model.json"
+    run.write_text(json.dumps({**json.loads(run.read_text()), "best_epoch": 99}))
+    before = (refits / "inter-seed0-lstm" / "model.json").read_bytes()
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "refit.py"), "--runs", str(runs),
+                           "--out", str(refits), "--mitdb", str(mitdb)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 2 and "a refit of an earlier training of it" in proc.stderr, proc.stderr[-2000:]
+    assert (refits / "inter-seed0-lstm" / "model.json").read_bytes() == before
 
 
 def test_fold_ensembles_count_each_validation_set_once():
@@ -570,3 +594,17 @@ def test_frontier_scores_every_setting_as_the_pipeline_does(mitdb, tmp_path):
                           "--out", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "DS1" in bad.stderr, bad.stderr[-2000:]
     assert not (tmp_path / "bad").exists()
+
+
+def test_detection_benchmark_quick_keeps_the_full_results(mitdb, tmp_path):
+    """``detection.py --quick`` writes ``detection_quick.*`` (never the full run's ``detection.*``),
+    with the command and commit that produced it."""
+    out = tmp_path / "det"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "detection.py"), "--quick", "--jobs", "1",
+                           "--mitdb", str(mitdb), "--out-dir", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["detection_quick.json", "detection_quick.md"]
+    doc = json.loads((out / "detection_quick.json").read_text())
+    assert doc["quick"] is True and "--quick" in doc["command"] and doc["git_commit"]
+    assert doc["totals"]["ours"]["whole"]["se"] > 0.99 and len(doc["records"]) == 3
+    assert f"`{doc['command']}`" in (out / "detection_quick.md").read_text()
