@@ -308,6 +308,11 @@ def test_refit_trains_on_the_validation_records_too(mitdb, tmp_path):
                   "--out", tmp_path / "ev")
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["n"] == info["n_test"]
+    # one DS2 patient alone: the split's DS1 part is the checkpoint's own (it trains; the test is 100's)
+    out = run_cli("evaluate", tmp_path / "refit" / "model.json", "--mitdb", mitdb, "--records", "100",
+                  "--out", tmp_path / "ev100")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "ev100" / "metrics.json").read_text())["n"] == info["n_test"]
     # a split that no longer rebuilds the same validation beats, and a checkpoint of CSV beats
     for name, change in (("moved", {"split_info": {**info, "val_records": ["999"]}}),
                          ("csv", {"split": "kaggle-csv"})):

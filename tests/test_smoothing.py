@@ -223,9 +223,15 @@ def test_transitions_need_whole_records(mitdb, tmp_path):
     _, m_intra = train_model(intra, tmp_path / "intra", model_args={"hidden_size": 8}, config=cfg, progress=False)
     _, m_inter = train_model(inter, tmp_path / "inter", model_args={"hidden_size": 8}, config=cfg, progress=False)
     assert m_intra["train_transitions"] is None and len(m_inter["train_transitions"]) == 5
-    with pytest.raises(EcgbeatError, match="inter-patient split"):
-        evaluate(tmp_path / "inter" / "model.json", intra, tmp_path / "e", smooth=1)
+    for option in ({"smooth": 1}, {"af_gate": True}):  # the AF detector reads successive RR intervals too
+        with pytest.raises(EcgbeatError, match="inter-patient split"):
+            evaluate(tmp_path / "inter" / "model.json", intra, tmp_path / "e", **option)
     assert not (tmp_path / "e").exists()
+    # inter training beats validated by beat are a random 80 % of each record: no transitions either
+    by_beat = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "119", "100"), split="inter", seed=0,
+                                  val_by="beat"))
+    _, m_beat = train_model(by_beat, tmp_path / "by_beat", model_args={"hidden_size": 8}, config=cfg, progress=False)
+    assert m_beat["train_transitions"] is None
     other = tmp_path / "inter2"
     split1 = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "119", "100"), split="inter", seed=1))
     train_model(split1, other, model_args={"hidden_size": 8}, config=TrainConfig(epochs=1, seed=1, max_threads=1),

@@ -186,3 +186,21 @@ def test_stop_epoch_keeps_that_epoch_with_or_without_validation(split):
         TrainConfig(epochs=3, stop_epoch=4)
     with pytest.raises(EcgbeatError, match="without validation"):
         train(create_model("lstm", hidden_size=16), small, None, TrainConfig(epochs=1), progress=False)
+
+
+def test_resume_of_a_run_that_stopped_early_does_not_train_on(split, tmp_path):
+    """A run that early stopping ended is finished: resumed with the same patience it trains no more
+    epochs and returns the same best model; with more patience it goes on."""
+    config = TrainConfig(epochs=4, patience=1, lr=1e-12, seed=0, max_threads=1)  # no epoch improves on the first
+    first = train(create_model("lstm", hidden_size=8), split.train, split.val, config, out_dir=tmp_path,
+                  progress=False)
+    assert [r["epoch"] for r in first.history] == [1, 2] and first.best_epoch == 1
+    again = train(create_model("lstm", hidden_size=8), split.train, split.val, config, out_dir=tmp_path,
+                  resume=True, progress=False)
+    assert [r["epoch"] for r in again.history] == [1, 2] and again.best_epoch == 1
+    same = zip(first.model.state_dict().values(), again.model.state_dict().values())
+    assert all(a.equal(b) for a, b in same)
+    more = train(create_model("lstm", hidden_size=8), split.train, split.val,
+                 TrainConfig(epochs=4, patience=3, lr=1e-12, seed=0, max_threads=1), out_dir=tmp_path,
+                 resume=True, progress=False)
+    assert [r["epoch"] for r in more.history] == [1, 2, 3, 4]

@@ -300,6 +300,13 @@ def _checkpoint_split(args, meta: dict) -> None:
                                f"--records draw another test set, which holds some of its training beats{elsewhere}")
     if records and (trained == "intra" or args.records is None):  # intra: the run's order, which the split follows
         args.records = ",".join(records)
+    elif trained == "inter" and args.records is not None:
+        from .labels import DS1
+
+        given = _records(args.records)
+        own = [r for r in records or () if r in DS1 and r not in given]
+        if own and not set(given) & set(DS1):  # DS2 records only (one patient): the split also needs its DS1
+            args.records = ",".join([*own, *given])  # part, which trains, never tests: the checkpoint's own
     args.split, args.seed = trained, seed
     scaling = (meta.get("preprocessing") or {}).get("scaling")
     if args.scaling and scaling and args.scaling != scaling:

@@ -196,8 +196,10 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         if result.best_val_macro_f1 is not None else {},  # a refit has no validation
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
-        # for ecgbeat.smoothing: only whole records count (the intra split's beats are a random part of each)
-        "train_transitions": train_transitions(split.train) if split.name == "inter" else None,
+        # for ecgbeat.smoothing: only whole records count (the intra split's beats are a random part of each,
+        # and so are an inter split's training beats validated by beat)
+        "train_transitions": train_transitions(split.train)
+        if split.name == "inter" and split.info.get("val_by") != "beat" else None,
         "environment": environment(),
         **(extra_meta or {}),
     }
@@ -344,9 +346,10 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
     self-training (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
-    if smooth is not None and split.name != "inter":
-        raise EcgbeatError(f"--smooth needs whole recordings in time order: the inter-patient split (the {split.name} "
-                           "split's test beats are a random part of each record)")
+    for option, given in (("--smooth", smooth is not None), ("--af-gate", af_gate)):
+        if given and split.name != "inter":  # the AF detector reads successive RR intervals, smoothing neighbours
+            raise EcgbeatError(f"{option} needs whole recordings in time order: the inter-patient split (the "
+                               f"{split.name} split's test beats are a random part of each record)")
     return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train, smooth)
 
 

@@ -397,6 +397,9 @@ def train(model: nn.Module, train_set: BeatSet, val_set: BeatSet | None, config:
         if state_path is None or not state_path.is_file():
             raise EcgbeatError(f"--resume: no saved training state at {state_path}")
         start_epoch, elapsed = _load_state(state_path, model, opt, sched, gen, history, best, config.epochs, run)
+        if config.patience and not config.stop_epoch and history and history[-1]["epoch"] - best["epoch"] >= \
+                config.patience:  # it stopped early there, and the same patience stops it at once
+            start_epoch = config.epochs + 1
     for epoch in range(start_epoch, (config.stop_epoch or config.epochs) + 1):
         t0 = time.perf_counter()
         model.train()
