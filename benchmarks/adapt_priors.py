@@ -44,6 +44,7 @@ from bench_common import (  # noqa: E402  (beside this script)
     families,
     git_info,
     kept_runs,
+    machine,
     mean_std,
     pct,
     stale_refit,
@@ -429,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                                "smoothing": smoothing, "smooth_kept": chosen_sm is not None,
                                "leave_one_fold_out": lofo,
                                "rows": rows}
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "runs": str(args.runs),
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **machine(),
+            "runs": str(args.runs),
             "test_runs": str(args.test_runs) if args.test_runs else None,
             "val_runs": str(args.val_runs) if args.val_runs else None,
             "git_commit": commit, "git_dirty": dirty, "records": args.records or "all", "af_gate": args.af_gate,

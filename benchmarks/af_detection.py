@@ -32,7 +32,7 @@ try:  # installed package, else the source tree
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(REPO / "src"))
 
-from bench_common import default_mitdb, git_info  # noqa: E402  (beside this script)
+from bench_common import default_mitdb, git_info, machine  # noqa: E402  (beside this script)
 
 RESULTS = REPO / "benchmarks" / "results"
 AF_RHYTHMS = ("(AFIB", "(AFL")
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                 "ppv": p["af_flagged"] / flagged if flagged else None, **p}
 
     summary = {v: summary_of(pooled[v]) for v in VARIANTS}
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "git_commit": commit,
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **machine(),
+            "git_commit": commit,
             "git_dirty": dirty, "records": list(records), "seconds": round(time.perf_counter() - t0, 1),
             "variants": VARIANTS,
             "command": "python benchmarks/af_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])}

@@ -535,6 +535,18 @@ def _table(head: list, rows: list) -> list[str]:
             *("| " + " | ".join(map(str, row)) + " |" for row in rows)]
 
 
+def sections_made(r: dict) -> list[str]:
+    """Markdown lines: the run (date, commit, quick, command) that measured each section; sections of
+    one file can come from different runs (``--only``), so each keeps its own record."""
+    made = [(name, r[name]["provenance"]) for name in SECTIONS if "provenance" in r.get(name, {})]
+    if not made:
+        return []
+    return ["## Sections and the runs that measured them", ""] + _table(
+        ["section", "date", "commit", "quick", "command"],
+        [[name, m["date"], f"`{m['git_commit']}`" + (" (uncommitted changes)" if m["git_dirty"] else ""),
+          "yes" if m["quick"] else "no", f"`{m['command']}`"] for name, m in made]) + [""]
+
+
 def markdown(r: dict, stem: str = "analyze") -> str:
     env = r.get("environment", {})
     lines = ["# Raw ECG in, labelled beats out: benchmark", "",
@@ -543,12 +555,7 @@ def markdown(r: dict, stem: str = "analyze") -> str:
              f"1 thread, {env.get('date')}. Produced by `{env.get('command', 'benchmarks/analyze.py')}`"
              + (f" (commit `{env['git_commit']}`{', uncommitted changes' if env.get('git_dirty') else ''})"
                 if env.get("git_commit") else "") + f"; numbers in `{stem}.json`.", ""]
-    made = [(name, r[name]["provenance"]) for name in SECTIONS if "provenance" in r.get(name, {})]
-    if made:  # sections from different runs: each with its own commit and command
-        lines += ["## Sections and the runs that measured them", ""] + _table(
-            ["section", "date", "commit", "quick", "command"],
-            [[name, m["date"], f"`{m['git_commit']}`" + (" (uncommitted changes)" if m["git_dirty"] else ""),
-              "yes" if m["quick"] else "no", f"`{m['command']}`"] for name, m in made]) + [""]
+    lines += sections_made(r)
     if r.get("targets"):
         lines += ["## Targets", ""] + _table(
             ["target", "measured", "met"],

@@ -44,6 +44,15 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def machine() -> dict:
+    """What ran a benchmark, for its result file: CPU, cores and Python (torch where it is loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+            **({"torch": torch.__version__} if torch is not None else {})}
+
+
 def kept_runs(folder: Path, models: set[str] | None = None) -> dict[str, dict[int, Path]]:
     """Inter-patient checkpoints kept by ``accuracy.py --keep-runs folder``: model -> seed -> model.json."""
     if not Path(folder).is_dir():

@@ -37,6 +37,7 @@ from bench_common import (  # noqa: E402  (beside this script)
     families,
     git_info,
     kept_runs,
+    machine,
     mean_std,
 )
 
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             del r["preds"]
         variants["af_gate" if gate else "no_gate"] = rows
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "test_runs": str(args.test_runs),
+    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), **machine(),
+            "test_runs": str(args.test_runs),
             "family": family, "groups": groups, "targets": TARGETS, "self_train": args.self_train, "gate": args.gate,
             "smooth": args.smooth, "records": list(records) if records else None,
             "git_commit": commit, "git_dirty": dirty, "causal": True,

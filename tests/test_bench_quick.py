@@ -433,6 +433,14 @@ def test_analyze_benchmark_records_its_provenance(monkeypatch, tmp_path):
     from ecgbeat.pipeline import git_commit  # the commit of the repository asked for, not the package's
 
     assert git_commit(REPO) == env["git_commit"] and git_commit(tmp_path) is None
+    # sections merged from runs at two commits: each keeps and shows its own
+    made = {k: env[k] for k in ("git_commit", "git_dirty", "command", "date", "cpu")}
+    older = {**made, "git_commit": "abc1234", "command": "python benchmarks/analyze.py --quick", "quick": True}
+    merged = {"environment": env, "speed": {"provenance": {**made, "quick": False}}, "memory": {"provenance": older}}
+    table = "\n".join(bench_analyze.sections_made(merged))
+    assert f"| speed | {env['date']} | `{env['git_commit']}`" in table
+    assert "| memory |" in table and "`abc1234`" in table
+    assert "| yes | `python benchmarks/analyze.py --quick` |" in table
 
 
 def test_analyze_benchmark_beat_level_self_training(monkeypatch, mitdb):
