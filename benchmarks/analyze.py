@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--only", help="comma-separated sections: accuracy,speed,stream,agreement,memory")
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH",
                    help="section (a) for these checkpoints instead of the benchmark's own models")
-    p.add_argument("--stem", default="analyze", help="results file names (default: analyze)")
+    p.add_argument("--stem", default="analyze",
+                   help="results file names (default: analyze; analyze_quick with --quick)")
     p.add_argument("--af-gate", action="store_true",
                    help="section (a) with AnalyzeConfig.af_gate: no S call in an atrial-fibrillation-like rhythm")
     p.add_argument("--adapt", metavar="ITERS:STRENGTH:HELD",
@@ -76,7 +77,9 @@ def main(argv=None) -> int:
     given = dict(c.split("=", 1) for c in args.checkpoint if "=" in c)
     if len(given) != len(args.checkpoint):
         p.error("--checkpoint takes NAME=PATH")
-    missing = [path for path in given.values() if not Path(path).exists()]
+    from ecgbeat.checkpoint import checkpoint_paths
+
+    missing = [path for path in given.values() if not checkpoint_paths(path, check=False)[1].is_file()]
     if missing:
         p.error(f"--checkpoint: {missing[0]}: no such checkpoint")
     unknown = sorted(set((args.only or "accuracy").split(",")) - set(SECTIONS))

@@ -70,11 +70,16 @@ def stale_refit(run: Path, refit: Path) -> str | None:
     is now (retrained into the same folder since, or another run's), or None when it is."""
     import json
 
+    from ecgbeat.checkpoint import checkpoint_paths
+
     r, f = (json.loads(Path(x).read_text()) for x in (run, refit))
     made = f.get("refit_of") or {}
     if not made:
         return "not a refit"
-    if Path(made.get("checkpoint", "")).resolve() != Path(run).resolve():
+    # by the run's folder name (inter-seed0-lstm), not its absolute path: runs and refits move together,
+    # and `ecgbeat refit RUN_FOLDER` records the folder, not its model.json
+    source = checkpoint_paths(made.get("checkpoint") or "", check=False)[1]
+    if source.parent.name != Path(run).parent.name:
         return f"a refit of {made.get('checkpoint')}"
     if (made.get("best_epoch"), made.get("val_macro_f1")) != (r.get("best_epoch"), r.get("val_macro_f1")):
         return (f"a refit of an earlier training of it (best epoch {made.get('best_epoch')}, validation macro-F1 "

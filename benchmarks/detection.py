@@ -28,7 +28,7 @@ Usage::
     python benchmarks/detection.py --quick         # 3 records
     python benchmarks/detection.py --records 105 207 --jobs 2 --streaming
 
-Results go to ``benchmarks/results/detection.md`` and ``detection.json``
+Results go to ``benchmarks/results/detection.md`` and ``detection.json`` (``detection_quick.*`` with ``--quick``)
 (written atomically: temporary file, then ``os.replace``).
 """
 

@@ -232,6 +232,11 @@ def test_transitions_need_whole_records(mitdb, tmp_path):
                                   val_by="beat"))
     _, m_beat = train_model(by_beat, tmp_path / "by_beat", model_args={"hidden_size": 8}, config=cfg, progress=False)
     assert m_beat["train_transitions"] is None
+    from ecgbeat.pipeline import refit_model  # its refit trains on every beat of those records: transitions again
+
+    _, m_refit = refit_model(tmp_path / "by_beat" / "model.json", tmp_path / "by_beat_refit", mitdb=mitdb,
+                             progress=False)
+    assert len(m_refit["train_transitions"]) == 5
     other = tmp_path / "inter2"
     split1 = load_split(DataSpec(mitdb=str(mitdb), records=("101", "106", "119", "100"), split="inter", seed=1))
     train_model(split1, other, model_args={"hidden_size": 8}, config=TrainConfig(epochs=1, seed=1, max_threads=1),

@@ -197,9 +197,9 @@ def train_model(split: Split, out_dir: str | os.PathLike, model_name: str = DEFA
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "train_prior": [float(v) for v in class_mix(result.model, split.train)],  # for predict.adapt_priors
         # for ecgbeat.smoothing: only whole records count (the intra split's beats are a random part of each,
-        # and so are an inter split's training beats validated by beat)
+        # and so are an inter split's training beats validated by beat; its refit trains on all of them)
         "train_transitions": train_transitions(split.train)
-        if split.name == "inter" and split.info.get("val_by") != "beat" else None,
+        if split.name == "inter" and (split.info.get("val_by") != "beat" or split.info.get("refit")) else None,
         "environment": environment(),
         **(extra_meta or {}),
     }
