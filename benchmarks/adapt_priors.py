@@ -340,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         spec = replace(spec, records=tuple(args.records.split(",")))
 
     results, lines = {}, []
+    if args.test_runs:  # every refit checked before any work: a stale one would be paired silently
+        for by_seed in found.values():
+            for path in by_seed.values():
+                refit = args.test_runs / path.parent.name / "model.json"
+                why = stale_refit(path, refit) if refit.is_file() else None
+                if why:
+                    p.error(f"{refit}: {why}, not of {path} as it is now")
     for model_name, by_seed in sorted(families(found, args.mix).items()):
         runs = {}  # (seed, model) -> probabilities
         for seed, members in sorted(by_seed.items()):
@@ -356,9 +363,6 @@ def main(argv: list[str] | None = None) -> int:
                     test_model, test_meta = load_checkpoint(refit)
                     if test_meta.get("seed") != meta.get("seed") or test_meta.get("model") != meta.get("model"):
                         p.error(f"{args.test_runs / path.parent.name}: not a refit of {path}")
-                    why = stale_refit(path, refit)
-                    if why:
-                        p.error(f"{refit}: {why}, not of {path} as it is now")
                     test_prior = np.asarray(test_meta["train_prior"])
                 runs[seed, name_] = {**per_seed, "prior": prior, "val": predict_proba(model, split.val),
                                      "test": predict_proba(test_model, split.test), "test_prior": test_prior}

@@ -246,7 +246,7 @@ def cmd_evaluate(args) -> None:
     from pathlib import Path
 
     from .checkpoint import read_checkpoint_meta
-    from .pipeline import evaluate, load_split
+    from .pipeline import check_in_time_order, evaluate, load_split
 
     meta = read_checkpoint_meta(args.checkpoint)
     for name in ("metrics.json", "report.md", "predictions.csv"):  # what it writes into --out
@@ -270,6 +270,7 @@ def cmd_evaluate(args) -> None:
                                       causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     else:
         _checkpoint_split(args, meta)
+        check_in_time_order(args.split, args.af_gate, args.smooth)  # before minutes of data loading
         metrics = evaluate(args.checkpoint, load_split(_spec(args)), args.out, adapt=args.adapt, af_gate=args.af_gate,
                            causal=args.causal, self_train=args.self_train, smooth=args.smooth)
     _print_metrics(metrics)

@@ -346,11 +346,17 @@ def evaluate(checkpoint: str | os.PathLike, split: Split, out_dir: str | os.Path
     self-training (:func:`ecgbeat.predict.evaluate_beats`)."""
     from .predict import evaluate_checkpoint
 
-    for option, given in (("--smooth", smooth is not None), ("--af-gate", af_gate)):
-        if given and split.name != "inter":  # the AF detector reads successive RR intervals, smoothing neighbours
-            raise EcgbeatError(f"{option} needs whole recordings in time order: the inter-patient split (the "
-                               f"{split.name} split's test beats are a random part of each record)")
+    check_in_time_order(split.name, af_gate, smooth)
     return evaluate_checkpoint(checkpoint, split.test, out_dir, adapt, af_gate, causal, self_train, smooth)
+
+
+def check_in_time_order(split_name: str | None, af_gate: bool = False, smooth=None) -> None:
+    """``--af-gate`` and ``--smooth`` need whole recordings in time order (the AF detector reads
+    successive RR intervals, smoothing neighbouring beats): only the inter-patient split's test set."""
+    for option, given in (("--smooth", smooth is not None), ("--af-gate", af_gate)):
+        if given and split_name != "inter":
+            raise EcgbeatError(f"{option} needs whole recordings in time order: the inter-patient split (the "
+                               f"{split_name} split's test beats are a random part of each record)")
 
 
 def record_test_metrics(checkpoint: str | os.PathLike, metrics: dict) -> None:
