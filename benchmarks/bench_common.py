@@ -121,6 +121,6 @@ def mean_std(rows: list[dict], keys=EC57_KEYS) -> dict:
 
     out = {}
     for k in keys:
-        v = np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=float)
+        v = np.array([r[k] for r in rows], dtype=float)  # None (JSON's null) becomes NaN here
         out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
     return out

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import REPO, cpu_name, default_mitdb, git_info
+from bench_common import REPO, cpu_name, default_mitdb, git_info, pct
 
 from ecgbeat.io.atomic import write_json_atomic, write_text_atomic
 
@@ -78,11 +78,6 @@ def _row(run: Path, wall_s: float | None, commit: str | None, dirty: bool | None
     }
 
 
-def _pct(x) -> str:
-    """0.9123 -> '91.2'; nothing to count (null in metrics.json: no beats, no calls) -> '–'."""
-    return "–" if x is None else f"{100 * x:.1f}"
-
-
 def render(r: dict) -> str:
     pc, e = r["per_class"], r["ec57"]
     wall = ("{} min {:02d} s".format(*divmod(round(r["make_demo_wall_seconds"]), 60))
@@ -99,8 +94,8 @@ def render(r: dict) -> str:
         "EC57 S Se / +P | EC57 V Se / +P |",
         "|---:|---:|---:|---|---|---|---|---|",
         f"| {100 * r['accuracy']:.2f} % | {r['macro_f1']:.4f} | {100 * r['majority_baseline_accuracy']:.2f} % | "
-        + " | ".join(f"{_pct(pc[c]['sensitivity'])} / {_pct(pc[c]['precision'])}" for c in "SVF")
-        + " | " + " | ".join(f"{_pct(e[c]['sensitivity'])} / {_pct(e[c]['ppv'])}" for c in "SV") + " |", "",
+        + " | ".join(f"{pct(pc[c]['sensitivity'])} / {pct(pc[c]['precision'])}" for c in "SVF")
+        + " | " + " | ".join(f"{pct(e[c]['sensitivity'])} / {pct(e[c]['ppv'])}" for c in "SV") + " |", "",
         "| building the beats | training | the demo, data to plots | the whole `make demo`, with creating .venv |",
         "|---:|---:|---:|---:|",
         f"| {r['data_seconds']:.0f} s | {r['train_seconds']:.0f} s | {r['demo_seconds']:.0f} s | {wall} |", "",

@@ -45,7 +45,7 @@ from .dsp.beats import SCALINGS, BeatParams, beat_length, cut_causal, rr_feature
 from .dsp.context import PatientContext
 from .dsp.rhythm import RhythmTracker, af_like
 from .errors import EcgbeatError, is_finite_real, is_whole
-from .io.signals import EcgSignal, check_options, read_signal
+from .io.signals import EcgSignal, check_options, read_signal, record_name
 from .labels import CLASSES, SYMBOL_TO_CLASS
 
 UNREADABLE = "unreadable"
@@ -1084,8 +1084,7 @@ def check_output_names(sources: Sequence[str | os.PathLike]) -> None:
     replace an earlier one's (``a/100`` and ``b/100.csv``; ``a b.csv`` and ``a_b.csv``)."""
     seen: dict[str, str] = {}
     for source in sources:
-        p = Path(source).expanduser()
-        name = _safe_name(p.stem if p.suffix else p.name)  # the name read_signal gives the record
+        name = _safe_name(record_name(source))
         if name in seen:
             raise EcgbeatError(f"{source}: its outputs would replace those of {seen[name]} (both are named "
                                f"{name}_*); analyze them into different --out folders")

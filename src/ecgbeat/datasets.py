@@ -125,12 +125,14 @@ def _labelled_record(folder: Path, name: str) -> Record:
     """:func:`read_record` with its annotations, at a rate an ECG can have (the R-peak detector's
     50..2000 Hz, which ``analyze`` asks too): a header that gives 10 Hz for 360 Hz samples would
     otherwise be "resampled" into nonsense beats without a word."""
-    from .dsp.filters import FS_MAX_HZ, FS_MIN_HZ
+    from .dsp.filters import FS_MAX_HZ, FS_MIN_HZ, validate_fs
 
     rec = read_record(folder, name, require_annotations=True)
-    if not FS_MIN_HZ <= rec.fs <= FS_MAX_HZ:
+    try:
+        validate_fs(rec.fs)
+    except ValueError:
         raise EcgbeatError(f"{Path(folder) / name}.hea: sampling rate {rec.fs:g} Hz is outside "
-                           f"{FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz")
+                           f"{FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz") from None
     return rec
 
 

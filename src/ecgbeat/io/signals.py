@@ -158,9 +158,16 @@ def read_signal(path: str | os.PathLike, lead: str | None = None, fs: float | No
         raise EcgbeatError(f"{p}: --fs {fs:g} Hz contradicts the file's {rate:g} Hz")
     signal, warnings = to_millivolts(signal, units or unit, str(p))
     warnings = read_warnings + warnings
-    return EcgSignal(name=p.stem if suffix else p.name, signal_mV=signal, fs=float(rate),
+    return EcgSignal(name=record_name(p), signal_mV=signal, fs=float(rate),
                      lead=lead_name, ann_sample=ann[0], ann_symbol=ann[1], path=str(p),
                      warnings=tuple(warnings))
+
+
+def record_name(path: str | os.PathLike) -> str:
+    """The name :func:`read_signal` gives the recording at ``path``: its file name without the
+    extension (``100`` for ``mitdb/100``, ``100.hea`` or ``b/100.csv``)."""
+    p = Path(path).expanduser()
+    return p.stem if p.suffix else p.name
 
 
 def fs_agrees(fs: float, rate: float) -> bool:
